@@ -1,0 +1,85 @@
+"""The profile block: one document per world (local, production) naming the block of each role.
+
+Flows and tasks call `load_profile()` and use its parts; they never branch on which profile it is.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Union
+
+from prefect.blocks.core import Block
+from prefect.client.schemas.objects import BlockDocument
+from pydantic import Field
+
+from blocks.database import Database
+from blocks.embedder import SentenceTransformerEmbedder
+from blocks.llm import OpenAICompatibleLLM
+from blocks.mailer import OutboxMailer
+from blocks.offline import OfflineLLM
+from blocks.settings import get_settings
+from blocks.storage import LocalFolderStorage, S3ObjectStorage
+
+
+class NightshiftProfile(Block):
+    """The blocks one nightshift deployment uses: database, object storage, mailer, LLM and embedder."""
+
+    _block_type_name = "nightshift Profile"
+    _block_type_slug = "nightshift-profile"
+    _description = "Picks the block of each role; workers load the profile named by NIGHTSHIFT_PROFILE."
+
+    database: Database
+    storage: Union[LocalFolderStorage, S3ObjectStorage]
+    mailer: Union[OutboxMailer]
+    llm: Union[OfflineLLM, OpenAICompatibleLLM] = Field(description="Extractor and writer.")
+    embedder: SentenceTransformerEmbedder
+
+    @classmethod
+    def _from_block_document(cls, block_document: BlockDocument) -> "NightshiftProfile":
+        """Tell each Union field which block type its referenced document is.
+
+        Prefect hydrates nested documents as plain dicts, and pydantic would take the first Union
+        member that accepts the fields (an OpenAI LLM document validates as an OfflineLLM). The
+        block_type_slug makes Block's own validator pick the right class.
+        """
+        data = dict(block_document.data)
+        for field, reference in (block_document.block_document_references or {}).items():
+            if isinstance(data.get(field), dict):
+                slug = reference["block_document"]["block_type"]["slug"]
+                data[field] = {**data[field], "block_type_slug": slug}
+        return super()._from_block_document(block_document.model_copy(update={"data": data}))
+
+
+BLOCK_TYPES: tuple[type[Block], ...] = (
+    Database,
+    LocalFolderStorage,
+    S3ObjectStorage,
+    OutboxMailer,
+    OfflineLLM,
+    OpenAICompatibleLLM,
+    SentenceTransformerEmbedder,
+    NightshiftProfile,
+)
+
+_cache: dict[str, NightshiftProfile] = {}
+_cache_lock = threading.Lock()
+
+
+def load_profile(name: str | None = None) -> NightshiftProfile:
+    """The profile block document `name` (default: NIGHTSHIFT_PROFILE, else "local"), once per process."""
+    name = name or get_settings().profile
+    with _cache_lock:
+        if name not in _cache:
+            try:
+                _cache[name] = NightshiftProfile.load(name)
+            except ValueError as exc:
+                raise LookupError(
+                    f"no nightshift-profile block named {name!r} on the Prefect server: "
+                    f"run `nightshift bootstrap` (or create it in the UI) first"
+                ) from exc
+        return _cache[name]
+
+
+def clear_profile_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

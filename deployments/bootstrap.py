@@ -1,0 +1,98 @@
+"""Bootstrap: register nightshift's block types, create a profile's block documents, create work pools.
+
+Safe to repeat: existing block documents are kept (operators may have edited them) unless
+`overwrite=True`, and existing work pools are left as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect_aws import AwsCredentials, MinIOCredentials, S3Bucket
+
+from blocks.database import Database
+from blocks.embedder import SentenceTransformerEmbedder
+from blocks.mailer import OutboxMailer
+from blocks.offline import OfflineLLM
+from blocks.profile import BLOCK_TYPES, NightshiftProfile, clear_profile_cache
+from blocks.settings import get_settings
+from blocks.storage import LocalFolderStorage
+
+logger = logging.getLogger("nightshift.bootstrap")
+
+WORK_POOLS = {
+    "cpu": "Process workers on CPU machines: most flows.",
+    "gpu": "Workers on GPU machines: embedding-heavy flows.",
+}
+
+
+def register_block_types() -> None:
+    for block_type in (*BLOCK_TYPES, AwsCredentials, MinIOCredentials, S3Bucket):
+        block_type.register_type_and_schema()
+
+
+def embedded_profile(home: Path, database_url: str | None = None) -> NightshiftProfile:
+    """The embedded default: SQLite, local folders, outbox mail, offline extractor, shipped model."""
+    home = home.resolve()
+    return NightshiftProfile(
+        database=Database(url=database_url or f"sqlite:///{home / 'nightshift.db'}"),
+        storage=LocalFolderStorage(root=str(home / "objects")),
+        mailer=OutboxMailer(folder=str(home / "outbox")),
+        llm=OfflineLLM(),
+        embedder=SentenceTransformerEmbedder(),
+    )
+
+
+def save_profile(profile: NightshiftProfile, name: str, overwrite: bool = False) -> NightshiftProfile:
+    """Save each part under `name` (editable on its own in the UI), then the profile naming them."""
+    if not overwrite:
+        try:
+            return NightshiftProfile.load(name)
+        except ValueError:
+            pass
+    for part in (profile.database, profile.storage, profile.mailer, profile.llm, profile.embedder):
+        part.save(name, overwrite=True)
+    profile.save(name, overwrite=True)
+    clear_profile_cache()
+    return NightshiftProfile.load(name)
+
+
+async def ensure_work_pools() -> list[str]:
+    """Create the "cpu" and "gpu" process work pools when missing; return the names created."""
+    created = []
+    async with get_client() as client:
+        for name, description in WORK_POOLS.items():
+            try:
+                await client.read_work_pool(name)
+            except ObjectNotFound:
+                try:
+                    await client.create_work_pool(
+                        WorkPoolCreate(name=name, type="process", description=description)
+                    )
+                    created.append(name)
+                except ObjectAlreadyExists:
+                    pass
+    return created
+
+
+def bootstrap(
+    profile: str | None = None,
+    home: Path | None = None,
+    database_url: str | None = None,
+    overwrite: bool = False,
+) -> NightshiftProfile:
+    """Register block types, make sure the profile exists, migrate its database, create work pools."""
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    settings = get_settings()
+    name = profile or settings.profile
+    register_block_types()
+    saved = save_profile(embedded_profile(home or settings.home, database_url), name, overwrite)
+    saved.database.migrate()
+    created = run_coro_as_sync(ensure_work_pools())
+    logger.info("profile %r ready; work pools created: %s", name, created or "none (already there)")
+    return saved

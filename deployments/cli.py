@@ -1,0 +1,76 @@
+"""The `nightshift` command: bootstrap a profile, load demo data, run the demo's extraction."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    from deployments.bootstrap import bootstrap
+
+    profile = bootstrap(args.profile, Path(args.home) if args.home else None, args.database_url, args.overwrite)
+    print("bootstrapped: block types registered, profile ready, database migrated, work pools cpu and gpu")
+    print(f"  database: {profile.database.engine().url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Load the demo data, run the extract-todos deployment for it through the Prefect API, print todos."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    from blocks.profile import load_profile
+    from deployments.demo_data import load_demo_data
+    from store.models import Todo, TodoScheduling
+
+    database = load_profile(args.profile).database
+    execution_id = load_demo_data(database)
+    print(f"demo data: task execution {execution_id} (user Ada Martin, a finished pitch-deck review)")
+    print("running deployment extract-todos/extract-todos through the Prefect API…")
+    run = run_deployment(
+        "extract-todos/extract-todos", parameters={"task_execution_id": execution_id}, timeout=args.timeout
+    )
+    print(f"flow run {run.name!r}: {run.state.name if run.state else 'unknown'}")
+    with database.session() as session:
+        rows = session.execute(
+            select(Todo.id, Todo.description, TodoScheduling.scheduled_for)
+            .join(TodoScheduling, TodoScheduling.todo_id == Todo.id)
+            .where(Todo.task_execution_id == execution_id)
+            .order_by(TodoScheduling.scheduled_for, Todo.id)
+        ).all()
+    print(f"\ntodos of execution {execution_id} ({len(rows)}):")
+    for todo_id, description, day in rows:
+        print(f"  #{todo_id}  due {day:%a %Y-%m-%d}  {description}")
+    ui = PREFECT_API_URL.value().removesuffix("/api")
+    print(f"\nPrefect UI: {ui}/runs/flow-run/{run.id}  (its Artifacts tab lists what was extracted)")
+    return 0 if run.state and run.state.is_completed() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    boot = commands.add_parser("bootstrap", help="register block types, create a profile's blocks and work pools")
+    boot.add_argument("--profile", help="profile name (default: NIGHTSHIFT_PROFILE or 'local')")
+    boot.add_argument("--home", help="data folder of the embedded default (default: NIGHTSHIFT_HOME)")
+    boot.add_argument("--database-url", help="use this database instead of the embedded SQLite file")
+    boot.add_argument("--overwrite", action="store_true", help="replace existing block documents")
+    boot.set_defaults(handler=_bootstrap)
+
+    demo = commands.add_parser("demo", help="load demo data and run extract-todos on it through the API")
+    demo.add_argument("--profile", help="profile name (default: NIGHTSHIFT_PROFILE or 'local')")
+    demo.add_argument("--timeout", type=float, default=300, help="seconds to wait for the run")
+    demo.set_defaults(handler=_demo)
+
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

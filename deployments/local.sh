@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The embedded default on one machine: a Prefect server on SQLite, a process worker on pool "cpu",
+# nightshift's blocks and deployments, then the demo.
+#   bash deployments/local.sh demo    start what is not running, bootstrap, deploy, run the demo
+#   bash deployments/local.sh stop    stop the server and the worker
+#   bash deployments/local.sh env     print the exports that point a shell or notebook at this server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export NIGHTSHIFT_HOME=${NIGHTSHIFT_HOME:-$ROOT/.nightshift}
+export PREFECT_HOME=${PREFECT_HOME:-$NIGHTSHIFT_HOME/prefect}
+PORT=${NIGHTSHIFT_PREFECT_PORT:-4200}
+export PREFECT_API_URL=${PREFECT_API_URL:-http://127.0.0.1:$PORT/api}
+export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Pick up new runs within ~2 s instead of the default 10 s (a cheap query against a local server).
+export PREFECT_WORKER_QUERY_SECONDS=${PREFECT_WORKER_QUERY_SECONDS:-2}
+export PATH=$ROOT/.venv/bin:$PATH
+RUN=$NIGHTSHIFT_HOME/run
+mkdir -p "$RUN"
+
+alive() { [[ -f $RUN/$1.pid ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+start() {  # start NAME COMMAND…: in the background, once, logging to $RUN/NAME.log
+  local name=$1; shift
+  if alive "$name"; then echo "$name: already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  nohup "$@" >"$RUN/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+  echo "$name: started (pid $!, log $RUN/$name.log)"
+}
+
+stop_one() {  # TERM, then a second TERM, then KILL: a process worker may ignore the first signal
+  local name=$1
+  alive "$name" || { rm -f "$RUN/$name.pid"; return 0; }
+  local pid; pid=$(cat "$RUN/$name.pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -TERM "$pid" 2>/dev/null || true; sleep 1
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$RUN/$name.pid"
+  echo "$name: stopped"
+}
+
+wait_healthy() {
+  for _ in $(seq 120); do
+    curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1 && return 0
+    alive server || { echo "the Prefect server exited; see $RUN/server.log" >&2; tail -20 "$RUN/server.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  echo "the Prefect server did not become healthy in 60 s; see $RUN/server.log" >&2; exit 1
+}
+
+case "${1:-demo}" in
+  demo)
+    if curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1; then
+      echo "server: already answering at $PREFECT_API_URL"
+    else
+      start server prefect server start --host 127.0.0.1 --port "$PORT"
+      wait_healthy
+    fi
+    nightshift bootstrap
+    prefect --no-prompt deploy --all >"$RUN/deploy.log" 2>&1 || { cat "$RUN/deploy.log" >&2; exit 1; }
+    echo "deployments: created from prefect.yaml (log $RUN/deploy.log)"
+    start worker-cpu prefect worker start --pool cpu --type process --name "local-cpu-$(hostname)"
+    nightshift demo
+    cat <<EOT
+
+The server and the worker keep running so that you can look around:
+  UI:        ${PREFECT_API_URL%/api}
+  outbox:    $NIGHTSHIFT_HOME/outbox
+  logs:      $RUN/*.log
+  use them:  eval "\$(bash deployments/local.sh env)"   (then run flows, or 'prefect deployment ls')
+  stop:      make stop      (or: bash deployments/local.sh stop)
+EOT
+    ;;
+  stop)
+    stop_one worker-cpu
+    stop_one server
+    ;;
+  env)
+    echo "export PREFECT_API_URL=$PREFECT_API_URL NIGHTSHIFT_HOME=$NIGHTSHIFT_HOME PREFECT_HOME=$PREFECT_HOME"
+    echo "export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1"
+    ;;
+  *) echo "usage: $0 demo|stop|env" >&2; exit 2 ;;
+esac

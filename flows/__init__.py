@@ -1,0 +1,1 @@
+"""nightshift's processes as Prefect flows; each is also a plain function for notebooks."""

@@ -1,0 +1,1 @@
+"""The application database: models, migrations, sessions and the queries that select work."""

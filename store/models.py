@@ -1,0 +1,282 @@
+"""SQLAlchemy 2 models for the application database (spec: "Data model").
+
+The same schema runs on PostgreSQL (production) and SQLite (embedded default). Embeddings are a
+REAL[] column on PostgreSQL and a JSON array on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now in UTC; every timestamp in the database is UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+
+class Vector(TypeDecorator):
+    """A float vector: REAL[] on PostgreSQL, a JSON array elsewhere."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(Float(precision=24)))
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> list[float] | None:
+        return None if value is None else [float(x) for x in value]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    language_code: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    goal: Mapped[str | None] = mapped_column(Text)
+    company_description: Mapped[str | None] = mapped_column(Text)
+    todo_email_opt_in: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+
+class Task(Base):
+    __tablename__ = "task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    definition: Mapped[str | None] = mapped_column(Text)
+
+
+class TaskExecution(Base):
+    __tablename__ = "task_execution"
+    __table_args__ = (Index("ix_task_execution_user_ended", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"))
+    title: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+    previous_execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("task_execution.id", ondelete="SET NULL")
+    )
+    todos_extracted_at: Mapped[dt.datetime | None]
+    # Id of the produced_text_version the todos were extracted from (no FK: the tables reference each other).
+    todos_extracted_from_version: Mapped[int | None]
+
+
+class Message(Base):
+    __tablename__ = "message"
+    __table_args__ = (
+        CheckConstraint("sender IN ('user', 'assistant')", name="sender"),
+        Index("ix_message_execution_sent", "task_execution_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_execution_id: Mapped[int] = mapped_column(ForeignKey("task_execution.id", ondelete="CASCADE"))
+    sender: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ProducedTextVersion(Base):
+    __tablename__ = "produced_text_version"
+    __table_args__ = (Index("ix_produced_text_version_execution_created", "task_execution_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_execution_id: Mapped[int] = mapped_column(ForeignKey("task_execution.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Todo(Base):
+    __tablename__ = "todo"
+    __table_args__ = (
+        # The same next step is never saved twice for one execution, whatever retries or sweeps do.
+        UniqueConstraint("task_execution_id", "dedup_key"),
+        Index("ix_todo_user_open", "user_id", "completed_at", "deleted_by_user_at", "deleted_by_system_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_execution_id: Mapped[int] = mapped_column(ForeignKey("task_execution.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    description: Mapped[str] = mapped_column(Text)
+    dedup_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[dt.datetime | None]
+    deleted_by_user_at: Mapped[dt.datetime | None]
+    deleted_by_system_at: Mapped[dt.datetime | None]
+    deletion_reason: Mapped[str | None] = mapped_column(Text)
+    source_run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TodoScheduling(Base):
+    """Append-only: the newest row of a todo is its current date."""
+
+    __tablename__ = "todo_scheduling"
+    __table_args__ = (Index("ix_todo_scheduling_todo_created", "todo_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    todo_id: Mapped[int] = mapped_column(ForeignKey("todo.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    justification: Mapped[str | None] = mapped_column(Text)
+    source_run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Event(Base):
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Collection(Base):
+    __tablename__ = "collection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Source(Base):
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collection.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(500))
+    object_key: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    ingested_at: Mapped[dt.datetime | None]
+
+
+class Document(Base):
+    __tablename__ = "document"
+    __table_args__ = (
+        CheckConstraint("kind IN ('webpage', 'text', 'pdf')", name="kind"),
+        CheckConstraint("status IN ('pending', 'ready', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(500))
+    source_uri: Mapped[str | None] = mapped_column(Text)
+    collection_id: Mapped[int | None] = mapped_column(ForeignKey("collection.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[dt.datetime | None]
+
+
+class DocumentChunk(Base):
+    __tablename__ = "document_chunk"
+    __table_args__ = (UniqueConstraint("document_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
+    embedding: Mapped[list[float] | None] = mapped_column(Vector)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Publication(Base):
+    __tablename__ = "publication"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RecommenderVersion(Base):
+    __tablename__ = "recommender_version"
+    __table_args__ = (
+        # At most one current version: a partial unique index on both backends.
+        Index(
+            "uq_recommender_version_current",
+            "is_current",
+            unique=True,
+            postgresql_where=text("is_current"),
+            sqlite_where=text("is_current"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    artifact_uri: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(128))
+    model_name: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    n_items: Mapped[int] = mapped_column(Integer)
+    n_sentences: Mapped[int] = mapped_column(Integer)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -1,0 +1,287 @@
+"""Todo extraction steps (spec 1): select executions, collect context, ask the extractor, save."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from typing import Any, Literal
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blocks.llm import LLM, ChatMessage, TodoContext
+from blocks.profile import load_profile
+from store import queries
+from store.models import Message, ProducedTextVersion, Task, TaskExecution, Todo, User
+from tasks.runtime import current_run_id, run_logger, utcnow
+from tasks.timezones import user_zone
+
+TRUE_WORDS = {"true", "yes", "y", "1", "oui", "ja", "si", "sí"}
+FALSE_WORDS = {"false", "no", "n", "0", "non", "nein", ""}
+
+
+class TodoItem(BaseModel):
+    """One validated next step as the extractor must give it."""
+
+    description: str = Field(min_length=3, max_length=1000)
+    due_date: dt.date
+    mentioned_as_todo: bool = False
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _clean_description(cls, value: Any) -> Any:
+        return " ".join(value.split()) if isinstance(value, str) else value
+
+    @field_validator("due_date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value.strip()[:10])
+        if isinstance(value, dt.datetime):
+            return value.date()
+        return value
+
+    @field_validator("mentioned_as_todo", mode="before")
+    @classmethod
+    def _lenient_bool(cls, value: Any) -> bool:
+        """Models answer true, "true", "yes", 1 or nothing at all: none of that may fail the item."""
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, (int, float)):
+            return value != 0
+        if isinstance(value, str) and value.strip().casefold() in TRUE_WORDS | FALSE_WORDS:
+            return value.strip().casefold() in TRUE_WORDS
+        raise ValueError(f"not a boolean: {value!r}")
+
+
+class SkippedItem(BaseModel):
+    item: Any
+    reason: str
+
+
+class SavedTodo(BaseModel):
+    todo_id: int | None
+    description: str
+    due_date: dt.date
+
+
+class ExtractionOutcome(BaseModel):
+    """What happened to one task execution."""
+
+    task_execution_id: int
+    status: Literal["extracted", "already-extracted", "failed"]
+    version_id: int | None = None
+    saved: list[SavedTodo] = Field(default_factory=list)
+    duplicates: int = 0
+    skipped: list[SkippedItem] = Field(default_factory=list)
+    error: str | None = None
+
+
+def validate_items(raw_items: Any) -> tuple[list[TodoItem], list[SkippedItem]]:
+    """Keep every valid item; skip (with the reason) each bad one instead of failing the batch."""
+    if not isinstance(raw_items, list):
+        return [], [SkippedItem(item=raw_items, reason="the extractor did not return a list")]
+    valid, skipped = [], []
+    for raw in raw_items:
+        try:
+            valid.append(TodoItem.model_validate(raw))
+        except (ValidationError, ValueError, TypeError) as exc:
+            skipped.append(SkippedItem(item=raw, reason=_short_reason(exc)))
+    return valid, skipped
+
+
+def _short_reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+def normalize_description(text: str) -> str:
+    """Case, accents' composition, spacing and edge punctuation do not make a different todo."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"\s+", " ", text)
+    return text.strip(" .,;:!?-–—\"'«»")
+
+
+def dedup_key(description: str) -> str:
+    return hashlib.sha256(normalize_description(description).encode()).hexdigest()
+
+
+def load_context(session: Session, task_execution_id: int, now: dt.datetime) -> tuple[TodoContext, int | None]:
+    """Everything the extractor needs for one execution, and the produced text version it reflects."""
+    execution = session.get(TaskExecution, task_execution_id)
+    if execution is None:
+        raise LookupError(f"task execution {task_execution_id} does not exist")
+    user = session.get(User, execution.user_id)
+    task_row = session.get(Task, execution.task_id)
+    assert user is not None and task_row is not None  # foreign keys guarantee both
+    local_today = now.astimezone(user_zone(user.timezone, user.id, run_logger())).date()
+    version_id = queries.latest_version_id(session, task_execution_id)
+    produced = session.get(ProducedTextVersion, version_id) if version_id else None
+    messages = session.scalars(
+        select(Message).where(Message.task_execution_id == task_execution_id).order_by(Message.sent_at, Message.id)
+    )
+    chain = queries.execution_chain(session, task_execution_id)
+    known = session.scalars(
+        select(Todo.description)
+        .where(Todo.task_execution_id.in_(chain), Todo.deleted_by_user_at.is_(None))
+        .order_by(Todo.id)
+    )
+    context = TodoContext(
+        task_execution_id=task_execution_id,
+        user_name=user.name,
+        user_goal=user.goal,
+        company_description=user.company_description,
+        language_code=user.language_code or "en",
+        timezone=user.timezone or "UTC",
+        local_date=local_today,
+        weekday=local_today.strftime("%A"),
+        task_name=task_row.name,
+        task_definition=task_row.definition,
+        execution_title=execution.title,
+        messages=[ChatMessage(sender=m.sender, text=m.text, sent_at=m.sent_at) for m in messages],
+        produced_text=f"{produced.title}\n\n{produced.body}" if produced else None,
+        known_todos=list(known),
+    )
+    return context, version_id
+
+
+def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> ExtractionOutcome:
+    """Extract and save the todos of one execution; idempotent for a given produced text version."""
+    logger = run_logger()
+    now = utcnow()
+    with db.session() as session:
+        execution = session.get(TaskExecution, task_execution_id)
+        if execution is None:
+            raise LookupError(f"task execution {task_execution_id} does not exist")
+        version_id = queries.latest_version_id(session, task_execution_id)
+        if not force and execution.todos_extracted_at is not None and execution.todos_extracted_from_version == version_id:
+            return ExtractionOutcome(task_execution_id=task_execution_id, status="already-extracted", version_id=version_id)
+        context, version_id = load_context(session, task_execution_id, now)
+        user_id = execution.user_id
+
+    items, skipped = validate_items(llm.extract_todos(context))
+    for bad in skipped:
+        logger.warning("execution %s: skipped todo item %r: %s", task_execution_id, bad.item, bad.reason)
+
+    run_id = current_run_id()
+    unique = _unique(items)
+    with db.session() as session:
+        # The claim and the rows commit together: a crash in between leaves neither.
+        if not queries.claim_extraction(session, task_execution_id, version_id, now) and not force:
+            return ExtractionOutcome(task_execution_id=task_execution_id, status="already-extracted", version_id=version_id)
+        rows = [
+            {
+                "task_execution_id": task_execution_id,
+                "user_id": user_id,
+                "description": item.description,
+                "dedup_key": dedup_key(item.description),
+                "created_at": now,
+                "source_run_id": run_id,
+            }
+            for item in unique
+        ]
+        inserted = queries.insert_todos(session, rows, [item.due_date for item in unique], run_id)
+    saved = [
+        SavedTodo(todo_id=inserted[row["dedup_key"]], description=item.description, due_date=item.due_date)
+        for row, item in zip(rows, unique, strict=True)
+        if row["dedup_key"] in inserted
+    ]
+    return ExtractionOutcome(
+        task_execution_id=task_execution_id,
+        status="extracted",
+        version_id=version_id,
+        saved=saved,
+        duplicates=len(rows) - len(inserted),
+        skipped=skipped,
+    )
+
+
+def _unique(items: list[TodoItem]) -> list[TodoItem]:
+    """First occurrence of each dedup key, in order (one batch may repeat an item)."""
+    seen: dict[str, TodoItem] = {}
+    for item in items:
+        seen.setdefault(dedup_key(item.description), item)
+    return list(seen.values())
+
+
+@task(name="select-executions-to-extract", retries=2, retry_delay_seconds=[2, 10])
+def select_executions_to_extract(quiet_minutes: int = 10, limit: int = 1000) -> list[int]:
+    """Ids of executions whose latest produced text is quiet and whose todos were not extracted from it."""
+    db = load_profile().database
+    with db.session() as session:
+        return queries.executions_due_for_extraction(
+            session, utcnow(), dt.timedelta(minutes=quiet_minutes), limit
+        )
+
+
+def _chunk_run_name() -> str:
+    from prefect.runtime import task_run
+
+    ids = task_run.parameters.get("task_execution_ids") or []
+    return f"extract-todos-{ids[0]}" + (f"-and-{len(ids) - 1}-more" if len(ids) > 1 else "")
+
+
+@task(name="extract-todos-for-executions", task_run_name=_chunk_run_name, retries=2, retry_delay_seconds=[5, 30])
+def extract_todos_for_executions(task_execution_ids: list[int], force: bool = False) -> list[ExtractionOutcome]:
+    """Extract the todos of a chunk of executions; one failing execution does not stop the others."""
+    profile = load_profile()
+    outcomes = []
+    for task_execution_id in task_execution_ids:
+        try:
+            outcomes.append(extract_one(profile.database, profile.llm, task_execution_id, force))
+        except Exception as exc:  # noqa: BLE001 — recorded in the outcome and the report, and fails the run
+            run_logger().error("execution %s: todo extraction failed: %s", task_execution_id, exc)
+            outcomes.append(ExtractionOutcome(task_execution_id=task_execution_id, status="failed", error=str(exc)))
+    return outcomes
+
+
+def report_markdown(outcomes: list[ExtractionOutcome]) -> str:
+    """The run's artifact: what was extracted, what was skipped and why, what failed."""
+    saved = sum(len(o.saved) for o in outcomes)
+    skipped = sum(len(o.skipped) for o in outcomes)
+    failed = [o for o in outcomes if o.status == "failed"]
+    lines = [
+        "# Todo extraction",
+        "",
+        f"- executions: {len(outcomes)} ({len(failed)} failed, "
+        f"{sum(o.status == 'already-extracted' for o in outcomes)} already extracted)",
+        f"- todos saved: {saved}; items skipped: {skipped}; duplicates ignored: {sum(o.duplicates for o in outcomes)}",
+        "",
+    ]
+    if saved:
+        lines += ["## Extracted", "", "| execution | todo id | due | description |", "|---|---|---|---|"]
+        lines += [
+            f"| {o.task_execution_id} | {t.todo_id} | {t.due_date.isoformat()} | {_cell(t.description)} |"
+            for o in outcomes
+            for t in o.saved
+        ]
+        lines.append("")
+    if skipped:
+        lines += ["## Skipped items", "", "| execution | item | reason |", "|---|---|---|"]
+        lines += [
+            f"| {o.task_execution_id} | {_cell(repr(s.item))} | {_cell(s.reason)} |" for o in outcomes for s in o.skipped
+        ]
+        lines.append("")
+    if failed:
+        lines += ["## Failed executions", "", "| execution | error |", "|---|---|"]
+        lines += [f"| {o.task_execution_id} | {_cell(o.error or '')} |" for o in failed]
+    return "\n".join(lines)
+
+
+def _cell(text: str, limit: int = 300) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@task(name="publish-extraction-report")
+def publish_extraction_report(outcomes: list[ExtractionOutcome], key: str) -> str:
+    """Attach the markdown report to the flow run (visible in the UI's Artifacts tab)."""
+    markdown = report_markdown(outcomes)
+    create_markdown_artifact(markdown=markdown, key=key, description="Todos extracted, skipped and failed")
+    return markdown

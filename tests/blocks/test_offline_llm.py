@@ -1,0 +1,363 @@
+"""The rule-based OfflineLLM: which next steps it finds, their descriptions and their due dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from blocks.llm import LLM, ChatMessage, TodoContext
+from blocks.offline import (
+    OfflineLLM,
+    add_working_days,
+    find_date,
+    next_day_of_month,
+    next_weekday,
+    normalize_description,
+    rules_for,
+    split_sentences,
+)
+
+MONDAY = dt.date(2026, 11, 23)
+FRIDAY = dt.date(2026, 11, 27)
+
+
+def make_context(
+    messages: list[tuple[str, str]],
+    *,
+    local_date: dt.date = MONDAY,
+    language_code: str = "en",
+    produced_text: str | None = None,
+    known_todos: list[str] | None = None,
+) -> TodoContext:
+    return TodoContext(
+        task_execution_id=42,
+        user_name="Camille",
+        language_code=language_code,
+        timezone="Europe/Paris",
+        local_date=local_date,
+        weekday=local_date.strftime("%A"),
+        task_name="Fundraising",
+        execution_title="Seed round preparation",
+        messages=[ChatMessage(sender=sender, text=text) for sender, text in messages],
+        produced_text=produced_text,
+        known_todos=known_todos or [],
+    )
+
+
+def todo(description: str, due: str, mentioned: bool = True) -> dict:
+    return {"description": description, "due_date": due, "mentioned_as_todo": mentioned}
+
+
+def extract(messages: list[tuple[str, str]], **kwargs) -> list[dict]:
+    return OfflineLLM().extract_todos(make_context(messages, **kwargs))
+
+
+EN_FUNDRAISING = [
+    ("user", "Hi! I'm preparing our seed deck for the investor meetings. Can you help me tighten the story?"),
+    ("assistant", "Of course. I will draft a sharper problem slide for you. Which metrics matter most?"),
+    ("user", "ARR and net retention. I'll send the revised budget to Marie by Friday."),
+    ("assistant", "Great choice. Next step for you: ask Paul for the churn cohort next Tuesday."),
+    ("user", "Ok. I need to update the cap table on the 3rd, after the option grant."),
+    ("assistant", "Noted. I'll prepare the appendix. Remember to book the rehearsal room tomorrow."),
+    ("user", "Should I include the burn chart?"),
+    ("assistant", "Yes, on slide 9, next to the use of funds."),
+]
+
+FR_FUNDRAISING = [
+    ("user", "Bonjour, je prépare notre levée de fonds et j'ai besoin d'aide pour le deck."),
+    ("assistant", "Avec plaisir. Je vais rédiger une première version du slide marché pour vous."),
+    ("user", "Parfait. Je vais envoyer le budget révisé à Marie d'ici vendredi."),
+    (
+        "assistant",
+        "Très bien. Prochaine étape pour vous : contacter trois clients pour des témoignages mardi prochain.",
+    ),
+    ("user", "D'accord. Je dois mettre à jour la table de capitalisation le 3."),
+    ("assistant", "N'oubliez pas de réserver la salle de répétition demain."),
+    ("user", "Est-ce que je dois inclure le graphique de consommation de trésorerie ?"),
+    ("assistant", "Oui, juste après l'utilisation des fonds."),
+]
+
+
+# --- whole conversations ---------------------------------------------------------------------------
+
+
+def test_english_fundraising_conversation():
+    assert extract(EN_FUNDRAISING) == [
+        todo("Send the revised budget to Marie", "2026-11-27"),
+        todo("Ask Paul for the churn cohort", "2026-11-24"),
+        todo("Update the cap table after the option grant", "2026-12-03"),
+        todo("Book the rehearsal room", "2026-11-24"),
+    ]
+
+
+def test_english_hiring_plan_conversation_rolls_the_3rd_into_next_month():
+    messages = [
+        ("user", "We want to hire two backend engineers in Q1. Can you draft a hiring plan?"),
+        ("assistant", "Here is a first plan with two stages. You should post the job ads by Monday."),
+        ("user", "Thanks! I'm going to ask Sophie to review the job description tomorrow."),
+        ("user", "Then I'll schedule the first interviews in two weeks."),
+        ("assistant", "Don't forget to align the salary bands with finance on the 3rd."),
+        ("assistant", "I'll also prepare an interview scorecard, and we will share it with you."),
+    ]
+    # 2026-12-04 is a Friday: the 3rd has passed this month.
+    assert extract(messages, local_date=dt.date(2026, 12, 4)) == [
+        todo("Post the job ads", "2026-12-07", mentioned=False),
+        todo("Ask Sophie to review the job description", "2026-12-05"),
+        todo("Schedule the first interviews", "2026-12-18"),
+        todo("Align the salary bands with finance", "2027-01-03"),
+    ]
+
+
+def test_french_fundraising_conversation():
+    assert extract(FR_FUNDRAISING, language_code="fr") == [
+        todo("Envoyer le budget révisé à Marie", "2026-11-27"),
+        todo("Contacter trois clients pour des témoignages", "2026-11-24"),
+        todo("Mettre à jour la table de capitalisation", "2026-12-03"),
+        todo("Réserver la salle de répétition", "2026-11-24"),
+    ]
+
+
+def test_french_hiring_plan_without_dates_is_due_next_working_day():
+    messages = [
+        ("user", "Il faut que je valide la fiche de poste avec Sophie."),
+        ("assistant", "Pensez à publier l'annonce sur LinkedIn."),
+        ("user", "OK, je vais relancer les deux candidats retenus."),
+        ("assistant", "Je vais préparer la grille d'entretien de mon côté."),
+        ("assistant", "Vous devriez aussi prévoir un budget de recrutement."),  # advice without a date
+    ]
+    assert extract(messages, language_code="fr-FR", local_date=FRIDAY) == [
+        todo("Valide la fiche de poste avec Sophie", "2026-11-30"),
+        todo("Publier l'annonce sur LinkedIn", "2026-11-30"),
+        todo("Relancer les deux candidats retenus", "2026-11-30"),
+    ]
+
+
+def test_produced_text_next_steps_list():
+    produced = (
+        "# Seed deck outline\n\n"
+        "1. Problem\n2. Solution\n3. Traction\n\n"
+        "## Next steps\n\n"
+        "- Review the traction slide by Friday\n"
+        "- Send the teaser to the lead investors on the 3rd\n"
+        "- I'll draft the FAQ for the data room\n\n"
+        "Good luck with the meetings!"
+    )
+    assert extract([], produced_text=produced) == [
+        todo("Review the traction slide", "2026-11-27"),
+        todo("Send the teaser to the lead investors", "2026-12-03"),
+    ]
+
+
+# --- due dates -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "local_date", "expected"),
+    [
+        ("en", "I'll call the bank by Friday.", MONDAY, "2026-11-27"),
+        ("en", "I'll call the bank next Tuesday.", MONDAY, "2026-11-24"),
+        ("en", "I'll call the bank on Monday.", MONDAY, "2026-11-30"),  # a weekday is always ahead
+        ("en", "I'll call the bank on the 3rd.", MONDAY, "2026-12-03"),
+        ("en", "I'll call the bank on the 23rd.", MONDAY, "2026-11-23"),  # today is the 23rd
+        ("en", "I'll call the bank on the 22nd.", MONDAY, "2026-12-22"),
+        ("en", "I'll call the bank on the 31st.", MONDAY, "2026-12-31"),  # November has no 31st
+        ("en", "I'll call the bank tomorrow morning.", MONDAY, "2026-11-24"),
+        ("en", "I'll call the bank in two weeks.", MONDAY, "2026-12-07"),
+        ("en", "I'll call the bank by 12 March.", MONDAY, "2027-03-12"),
+        ("en", "I'll call the bank by the end of the week.", MONDAY, "2026-11-27"),
+        ("en", "Tomorrow, I'll call the bank.", MONDAY, "2026-11-24"),
+        ("en", "I'll call the bank by 1 March 2025.", MONDAY, "2026-11-24"),  # past: default instead
+        ("fr", "Je vais appeler la banque d'ici vendredi.", MONDAY, "2026-11-27"),
+        ("fr", "Je vais appeler la banque mardi prochain.", MONDAY, "2026-11-24"),
+        ("fr", "Je vais appeler la banque le 3.", MONDAY, "2026-12-03"),
+        ("fr", "Je vais appeler la banque le 1er.", MONDAY, "2026-12-01"),
+        ("fr", "Je vais appeler la banque demain.", MONDAY, "2026-11-24"),
+        ("fr", "Je vais appeler la banque dans quinze jours.", MONDAY, "2026-12-07"),
+        ("fr", "Je vais appeler la banque le 12 mars.", MONDAY, "2027-03-12"),
+        ("de", "Ich werde die Bank bis Freitag anrufen.", MONDAY, "2026-11-27"),
+        ("de", "Ich werde die Bank am 3. anrufen.", MONDAY, "2026-12-03"),
+    ],
+)
+def test_due_date_phrases(language, sentence, local_date, expected):
+    todos = extract([("user", sentence)], language_code=language, local_date=local_date)
+    assert [t["due_date"] for t in todos] == [expected]
+    assert todos[0]["description"] in {"Call the bank", "Appeler la banque", "Die Bank anrufen"}
+
+
+@pytest.mark.parametrize(
+    ("local_date", "working_days", "expected"),
+    [
+        (FRIDAY, 1, "2026-11-30"),  # Friday -> Monday
+        (MONDAY, 1, "2026-11-24"),
+        (dt.date(2026, 11, 28), 1, "2026-11-30"),  # Saturday -> Monday
+        (dt.date(2026, 11, 26), 2, "2026-11-30"),  # Thursday + 2 working days -> Monday
+    ],
+)
+def test_no_date_means_next_working_day(local_date, working_days, expected):
+    block = OfflineLLM(default_due_in_working_days=working_days)
+    context = make_context(
+        [("user", "I'll send the signed term sheet to our lawyer.")], local_date=local_date
+    )
+    assert block.extract_todos(context) == [todo("Send the signed term sheet to our lawyer", expected)]
+
+
+def test_dateparser_quirks_are_corrected_by_helpers():
+    # dateparser reads "on the 3rd" as March, "le 3" as a past date, and cannot read "mardi prochain".
+    en, fr = rules_for("en"), rules_for("fr")
+    assert find_date("on the 3rd", en, MONDAY).date == dt.date(2026, 12, 3)
+    assert find_date("le 3", fr, MONDAY).date == dt.date(2026, 12, 3)
+    assert find_date("mardi prochain", fr, MONDAY).date == dt.date(2026, 11, 24)
+    assert find_date("d'ici vendredi", fr, MONDAY).date == dt.date(2026, 11, 27)
+    # Not dates: an ordinal before a noun, a French time of day.
+    assert find_date("by the 3rd round of interviews", en, MONDAY) is None
+    assert find_date("le 15h", fr, MONDAY) is None
+
+
+# --- what is not a user todo -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "I will draft the email for you by Friday."),
+        ("en", "I'll remember to include the churn slide. Next step: I'll prepare the appendix."),
+        ("en", "Let me know if you want changes; I'm going to polish the design tomorrow."),
+        ("fr", "Je vais rédiger l'e-mail pour vous d'ici vendredi."),
+        ("fr", "Je pense à une structure en trois parties. Prochaine étape : je prépare l'annexe."),
+    ],
+)
+def test_assistant_promises_are_not_user_todos(language, text):
+    assert extract([("assistant", text)], language_code=language) == []
+
+
+def test_the_same_promise_from_the_user_is_a_todo():
+    assert extract([("user", "I will draft the email to the investors by Friday.")]) == [
+        todo("Draft the email to the investors", "2026-11-27")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "messages"),
+    [
+        (
+            "en",
+            [
+                ("user", "What do investors usually expect on a traction slide?"),
+                ("assistant", "Mostly growth, retention and a clear cohort chart."),
+                ("user", "Thanks, that's helpful. The deck looks much better now."),
+                ("user", "Should I send it by Friday?"),
+                ("user", "I'll think about it. I'll let you know."),
+                ("assistant", "You should consider a bigger round."),  # advice without a date
+            ],
+        ),
+        (
+            "fr",
+            [
+                ("user", "Qu'attendent les investisseurs sur la slide de traction ?"),
+                ("assistant", "Surtout la croissance, la rétention et un graphique de cohortes."),
+                ("user", "Merci, je vais bien, le deck est beaucoup plus clair."),
+                ("user", "Est-ce que je dois l'envoyer d'ici vendredi ?"),
+            ],
+        ),
+    ],
+)
+def test_no_commitment_gives_no_todo(language, messages):
+    assert extract(messages, language_code=language) == []
+
+
+# --- deduplication, determinism, speed -------------------------------------------------------------
+
+
+def test_known_todos_are_not_repeated():
+    todos = extract(
+        EN_FUNDRAISING,
+        known_todos=["send the revised budget to Marie.", "BOOK  the rehearsal-room"],
+    )
+    assert [t["description"] for t in todos] == [
+        "Ask Paul for the churn cohort",
+        "Update the cap table after the option grant",
+    ]
+
+
+def test_a_next_step_said_twice_is_emitted_once():
+    messages = [
+        ("user", "I'll send the revised budget to Marie by Friday."),
+        ("assistant", "Good. Remember to send the revised budget to Marie!"),
+        ("user", "Sure. I'll send the revised budget to Marie."),
+    ]
+    assert extract(messages) == [todo("Send the revised budget to Marie", "2026-11-27")]
+
+
+def test_extraction_is_deterministic():
+    context = make_context(FR_FUNDRAISING, language_code="fr")
+    first = OfflineLLM().extract_todos(context)
+    assert len(first) == 4
+    assert all(OfflineLLM().extract_todos(context) == first for _ in range(5))
+
+
+def test_twenty_message_conversation_is_fast():
+    context = make_context(EN_FUNDRAISING + FR_FUNDRAISING + EN_FUNDRAISING[:4], language_code="en")
+    assert len(context.messages) == 20
+    block = OfflineLLM()
+    block.extract_todos(context)  # dateparser loads its language data once per process
+    runs = 20
+    start = time.perf_counter()
+    for day in range(runs):  # a new local date each run, so cached parses do not hide the cost
+        block.extract_todos(context.model_copy(update={"local_date": MONDAY + dt.timedelta(days=day)}))
+    assert (time.perf_counter() - start) / runs < 0.1
+
+
+# --- helpers and the block itself ------------------------------------------------------------------
+
+
+def test_split_sentences():
+    text = (
+        "Great, thanks! I'll call Mr. Dupont tomorrow. Next step: send it.\n- Book the room\n\n"
+        "Je le finis le 3. Demain, je relance Paul. Done?"
+    )
+    assert split_sentences(text) == [
+        "Great, thanks!",
+        "I'll call Mr. Dupont tomorrow.",
+        "Next step: send it.",
+        "Book the room",
+        "Je le finis le 3.",
+        "Demain, je relance Paul.",
+        "Done?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  Send the revised budget to Marie. ", "send the revised budget to marie"),
+        ("Book the rehearsal-room!", "book the rehearsal room"),
+        ("Réserver   la SALLE, demain", "réserver la salle demain"),
+    ],
+)
+def test_normalize_description(text, expected):
+    assert normalize_description(text) == expected
+
+
+def test_date_helpers():
+    assert next_weekday(MONDAY, 0) == dt.date(2026, 11, 30)
+    assert next_weekday(MONDAY, 4) == FRIDAY
+    assert next_day_of_month(dt.date(2026, 1, 31), 30) == dt.date(2026, 3, 30)  # skips February
+    assert next_day_of_month(MONDAY, 32) is None
+    assert add_working_days(FRIDAY, 1) == dt.date(2026, 11, 30)
+    assert add_working_days(FRIDAY, 0) == FRIDAY
+
+
+@pytest.mark.parametrize(("code", "expected"), [("fr", "fr"), ("fr-FR", "fr"), ("EN-gb", "en"), ("es", "en")])
+def test_rules_fall_back_to_english(code, expected):
+    assert rules_for(code).code == expected
+
+
+def test_block_metadata_and_defaults():
+    block = OfflineLLM()
+    assert isinstance(block, LLM)
+    assert block.default_due_in_working_days == 1
+    assert OfflineLLM._block_type_name == "Offline LLM"
+    assert OfflineLLM.get_block_type_slug() == "nightshift-offline-llm"
+    assert OfflineLLM.__doc__ and "\n" not in OfflineLLM.__doc__.strip()

@@ -223,6 +223,8 @@ def _english() -> LanguageRules:
     def date(pattern: str, resolve: Resolver) -> DatePattern:
         return DatePattern(_rx(r"(?<!\w)" + pattern + tail), resolve)
 
+    # "I also need to…", "I'll still have to…": an adverb between subject and verb is still a commitment.
+    adverb = r"(?:(?:also|still|really|just|first|then|definitely|probably|absolutely) )?"
     return LanguageRules(
         code="en",
         triggers={
@@ -237,13 +239,13 @@ def _english() -> LanguageRules:
                     r"(?:I )?(?:mustn't|must not|shouldn't|should not|can't|cannot|won't|will not) forget to",
                 ],
                 commitment=[
-                    r"I(?:'ll| will| shall) (?:need|have) to",
-                    r"I(?:'ll| will| shall)",
-                    r"I(?:'m| am) (?:going|planning|gonna) to",
+                    rf"I(?:'ll| will| shall) {adverb}(?:need|have) to",
+                    rf"I(?:'ll| will| shall) {adverb}",
+                    rf"I(?:'m| am) {adverb}(?:going|planning|gonna) to",
                     r"I(?:'m| am) gonna",
-                    r"I (?:need|have|ought|plan|intend|promised) to",
+                    rf"I {adverb}(?:need|have|ought|plan|intend|promised) to",
                     r"I've got to",
-                    r"I (?:must|should)(?! have\b)",
+                    rf"I {adverb}(?:must|should)(?! have\b)",
                     r"I(?:'d| had) better",
                 ],
             ),

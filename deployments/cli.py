@@ -52,7 +52,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nightshift").setLevel(logging.INFO)
     parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -31,8 +31,7 @@ PRODUCED_TEXT = (
     "Review of the seed pitch deck (v3)\n\n"
     "Strengths: a crisp problem statement and a credible team slide.\n"
     "To fix: separate TAM from SAM, extend the financial plan to 2028, add churn and retention.\n"
-    "Next steps: the founder updates the market slide, collects churn figures, and sends the "
-    "revised deck to Northwind Ventures."
+    "Verdict: ready for investors once the market and financials slides are reworked."
 )
 
 

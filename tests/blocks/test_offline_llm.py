@@ -361,3 +361,21 @@ def test_block_metadata_and_defaults():
     assert OfflineLLM._block_type_name == "Offline LLM"
     assert OfflineLLM.get_block_type_slug() == "nightshift-offline-llm"
     assert OfflineLLM.__doc__ and "\n" not in OfflineLLM.__doc__.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "description"),
+    [
+        ("I also need to ask Marc for the churn figures next Tuesday.", "Ask Marc for the churn figures"),
+        ("I'll definitely call the bank next Tuesday.", "Call the bank"),
+        ("I still have to sign the lease next Tuesday.", "Sign the lease"),
+    ],
+)
+def test_an_adverb_between_subject_and_verb_is_still_a_commitment(text: str, description: str) -> None:
+    context = TodoContext(
+        task_execution_id=1, user_name="Ada", local_date=dt.date(2026, 11, 23), weekday="Monday",
+        task_name="Planning", execution_title="Week plan", messages=[ChatMessage(sender="user", text=text)],
+    )
+    [item] = OfflineLLM().extract_todos(context)
+    assert item["description"] == description
+    assert item["due_date"] == "2026-11-24"

@@ -1,0 +1,52 @@
+"""The README's demo path, for real: server, bootstrap, deploy from prefect.yaml, worker, run, stop."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _todos(output: str) -> list[str]:
+    return re.findall(r"^\s+#\d+\s+due .*$", output, flags=re.MULTILINE)
+
+
+@pytest.mark.timeout(420)
+def test_demo_runs_end_to_end_and_is_safe_to_repeat(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NIGHTSHIFT_"))}
+    env |= {"NIGHTSHIFT_HOME": str(tmp_path / "home"), "NIGHTSHIFT_PREFECT_PORT": str(port)}
+
+    def local(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "deployments/local.sh", command], cwd=ROOT, env=env, text=True,
+                              capture_output=True, timeout=300)
+
+    try:
+        first = local("demo")
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        assert "flow run 'extract-todos-execution-1': Completed" in first.stdout
+        todos = _todos(first.stdout)
+        assert len(todos) >= 3, first.stdout
+        assert f"http://127.0.0.1:{port}/runs/flow-run/" in first.stdout
+
+        second = local("demo")
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        assert "server: already answering" in second.stdout
+        assert _todos(second.stdout) == todos  # the same todos, none added
+    finally:
+        stopped = local("stop")
+    assert "server: stopped" in stopped.stdout
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "the server still listens after stop"

@@ -47,6 +47,55 @@ class TodoContext(BaseModel):
     )
 
 
+class ScheduledTodo(BaseModel):
+    """An open todo and the date it is currently scheduled for."""
+
+    description: str
+    scheduled_for: dt.date
+
+
+class RescheduleContext(BaseModel):
+    """What the extractor may use to propose a new date for one overdue todo."""
+
+    todo_id: int
+    description: str
+    user_name: str
+    language_code: str = "en"
+    timezone: str = "UTC"
+    local_date: dt.date = Field(description="Today in the user's time zone.")
+    weekday: str
+    scheduled_for: dt.date = Field(description="The date the todo is overdue from.")
+    times_scheduled: int = Field(description="How many scheduling rows the todo already has.")
+    task_name: str
+    task_definition: str | None = None
+    execution_title: str
+    upcoming: list[ScheduledTodo] = Field(default_factory=list, description="Up to 20 open todos, soonest first.")
+    open_todos_per_day: dict[dt.date, int] = Field(
+        default_factory=dict, description="Open todos on each candidate working day (today onwards)."
+    )
+
+
+class EmailTodo(BaseModel):
+    """One line of the daily email: a todo, where it came from, and why it moved (if it did)."""
+
+    description: str
+    execution_title: str
+    scheduled_for: dt.date
+    previous_date: dt.date | None = None
+    justification: str | None = None
+
+
+class DailyEmailContext(BaseModel):
+    """What the writer may use for one user's daily todo email."""
+
+    user_name: str
+    language_code: str = "en"
+    local_date: dt.date
+    weekday: str
+    today: list[EmailTodo] = Field(default_factory=list, description="Open todos scheduled for today.")
+    rescheduled: list[EmailTodo] = Field(default_factory=list, description="Todos moved since yesterday.")
+
+
 class LLMError(RuntimeError):
     """The model could not give a usable answer after the allowed attempts."""
 
@@ -61,6 +110,18 @@ class LLM(Block):
 
         Items are not validated here; the caller validates each one and skips the bad ones.
         """
+        raise NotImplementedError
+
+    def propose_reschedule(self, context: RescheduleContext) -> dict[str, Any]:
+        """Return {"reschedule_date": ISO date, "justification": text}; the caller validates the date."""
+        raise NotImplementedError
+
+    def write_daily_email(self, context: DailyEmailContext) -> dict[str, Any]:
+        """Return {"subject": text, "body": plain text} in the user's language; never trusted as HTML."""
+        raise NotImplementedError
+
+    def relevant_chunks(self, title: str, chunks: list[str]) -> list[bool]:
+        """One flag per chunk of the page `title`: True for content, False for boilerplate (menus, footers)."""
         raise NotImplementedError
 
 
@@ -116,6 +177,42 @@ Known todos (do not repeat):
 {known_todos}"""
 
 
+RELEVANCE_BATCH = 20
+RELEVANCE_CHUNK_CHARS = 1500
+RELEVANCE_SYSTEM_PROMPT = """\
+You clean a knowledge base built from web pages. You get {count} numbered chunks of one page's text.
+For each chunk, say whether it is content worth keeping (true) or boilerplate (false): navigation menus, \
+cookie or newsletter banners, footers, copyright lines, share buttons, login prompts, lists of links.
+Keep anything with real information, even short. Answer with only this JSON object, one flag per chunk \
+in order: {{"relevant": [true, false, ...]}}"""
+
+
+RESCHEDULE_SYSTEM_PROMPT = """\
+A todo of the user is overdue. Propose a new date for it, given the todo, the task it came from, how \
+often it was already rescheduled, the user's upcoming todos and how many open todos each coming working \
+day holds. Today is {local_date} ({weekday}).
+
+Rules:
+- The date must be today or later and on a working day (Monday to Friday).
+- Prefer a day with few open todos; a todo rescheduled many times may need attention soon.
+- Write the justification as one short sentence in the user's language (language code "{language_code}").
+
+Answer with only this JSON object:
+{{"reschedule_date": "YYYY-MM-DD", "justification": "..."}}"""
+
+DAILY_EMAIL_SYSTEM_PROMPT = """\
+Write the short introduction of a user's daily todo email, given today's todos and the todos moved since \
+yesterday with the reason. The lists themselves are shown below your text, so do not repeat them in full.
+
+Rules:
+- Write in the user's language (language code "{language_code}"), friendly and brief: at most 4 sentences.
+- Plain text only: no HTML, no Markdown, no links.
+- The subject is one line of at most 80 characters.
+
+Answer with only this JSON object:
+{{"subject": "...", "body": "..."}}"""
+
+
 class OpenAICompatibleLLM(LLM):
     """An LLM behind any OpenAI chat-completions endpoint (OpenAI, Azure, vLLM, Ollama, LiteLLM)."""
 
@@ -143,6 +240,37 @@ class OpenAICompatibleLLM(LLM):
             weekday=context.weekday,
         )
         return self._ask_json(system, _todo_user_prompt(context), required_list="todos")["todos"]
+
+    def relevant_chunks(self, title: str, chunks: list[str]) -> list[bool]:
+        """Ask in batches; a batch whose answer has the wrong length keeps all its chunks (fail open)."""
+        flags: list[bool] = []
+        for start in range(0, len(chunks), RELEVANCE_BATCH):
+            batch = chunks[start : start + RELEVANCE_BATCH]
+            numbered = "\n\n".join(
+                f"[{i}] {chunk[:RELEVANCE_CHUNK_CHARS]}" for i, chunk in enumerate(batch, start=1)
+            )
+            answer = self._ask_json(
+                RELEVANCE_SYSTEM_PROMPT.format(count=len(batch)),
+                f"Page title: {title or '(none)'}\n\nChunks:\n{numbered}",
+                required_list="relevant",
+            )["relevant"]
+            if len(answer) != len(batch):
+                logger.warning("%s: %d relevance flags for %d chunks; keeping the batch",
+                               self._where(), len(answer), len(batch))
+                answer = [True] * len(batch)
+            flags += [value is not False and str(value).strip().lower() not in ("false", "no", "0")
+                      for value in answer]
+        return flags
+
+    def propose_reschedule(self, context: RescheduleContext) -> dict[str, Any]:
+        system = RESCHEDULE_SYSTEM_PROMPT.format(
+            language_code=context.language_code, local_date=context.local_date.isoformat(), weekday=context.weekday
+        )
+        return self._ask_json(system, context.model_dump_json(indent=1), required_list=None)
+
+    def write_daily_email(self, context: DailyEmailContext) -> dict[str, Any]:
+        system = DAILY_EMAIL_SYSTEM_PROMPT.format(language_code=context.language_code)
+        return self._ask_json(system, context.model_dump_json(indent=1), required_list=None)
 
     def _ask_json(self, system: str, user: str, required_list: str | None) -> dict[str, Any]:
         """Ask until the answer is a JSON object (holding a `required_list` list when given)."""

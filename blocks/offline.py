@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import dateparser
+import jinja2
 from pydantic import Field
 
-from blocks.llm import LLM, TodoContext
+from blocks.llm import LLM, DailyEmailContext, RescheduleContext, TodoContext
 
 Speaker = Literal["user", "assistant"]
 # "next_step": stated as a next step or reminder; "commitment": the user commits, or is told they must;
@@ -744,3 +745,135 @@ class OfflineLLM(LLM):
                     }
                 )
         return todos
+
+    def relevant_chunks(self, title: str, chunks: list[str]) -> list[bool]:
+        """Heuristic boilerplate filter: short chunks of site chrome and menu-like link lists are dropped."""
+        return [not looks_like_boilerplate(chunk) for chunk in chunks]
+
+    def propose_reschedule(self, context: RescheduleContext) -> dict[str, Any]:
+        """The candidate working day with the fewest open todos (the earliest on a tie)."""
+        day = quietest_working_day(context.local_date, context.open_todos_per_day)
+        words = _words(context.language_code)
+        justification = words["reschedule"].render(
+            old=format_day(context.scheduled_for, words), new=format_day(day, words),
+            count=context.open_todos_per_day.get(day, 0), times=context.times_scheduled,
+        )
+        return {"reschedule_date": day.isoformat(), "justification": justification}
+
+    def write_daily_email(self, context: DailyEmailContext) -> dict[str, Any]:
+        """Subject and greeting from a per-language jinja2 template."""
+        words = _words(context.language_code)
+        values = {
+            "name": context.user_name.split()[0] if context.user_name.strip() else "",
+            "day": format_day(context.local_date, words),
+            "today": len(context.today),
+            "moved": len(context.rescheduled) + sum(todo.previous_date is not None for todo in context.today),
+        }
+        return {"subject": words["subject"].render(values), "body": words["body"].render(values)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Boilerplate heuristic (the offline relevance check of website chunks)
+# --------------------------------------------------------------------------------------------------
+
+BOILERPLATE_PHRASES = re.compile(
+    r"cookies?\b|all rights reserved|©|\(c\) \d{4}|copyright|privacy (?:policy|notice)|terms of (?:use|service)"
+    r"|subscribe|newsletter|sign (?:in|up)|log ?in\b|follow us|share (?:on|this)|skip to (?:main )?content"
+    r"|back to top|datenschutz|impressum|alle rechte vorbehalten|mentions légales|tous droits réservés"
+    r"|politique de confidentialité|se connecter|abonnez-vous",
+    re.IGNORECASE,
+)
+SENTENCE_END = re.compile(r"[.!?:;。！？…\"”»)]$")
+
+
+def looks_like_boilerplate(chunk: str) -> bool:
+    """Site chrome, not content: mostly boilerplate phrases, or a list of short link-like lines."""
+    words = chunk.split()
+    if not words:
+        return True
+    hits = len(BOILERPLATE_PHRASES.findall(chunk))
+    # About one legal or navigation phrase every eight words: a footer, banner or login prompt.
+    if hits and hits * 8 >= len(words):
+        return True
+    lines = [line.strip() for line in chunk.splitlines() if line.strip()]
+    if len(lines) >= 4:
+        short = sum(len(line.split()) <= 3 and not SENTENCE_END.search(line) for line in lines)
+        if short / len(lines) >= 0.8:  # a menu: many short lines, none of them a sentence
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------------
+# Rescheduling rule and the offline writer's words
+# --------------------------------------------------------------------------------------------------
+
+RESCHEDULE_HORIZON_WORKING_DAYS = 5
+
+
+def candidate_days(local_date: dt.date, working_days: int = RESCHEDULE_HORIZON_WORKING_DAYS) -> list[dt.date]:
+    """The next `working_days` working days from `local_date` on (today included when it is one)."""
+    first = local_date if local_date.weekday() < 5 else add_working_days(local_date, 1)
+    return [add_working_days(first, n) for n in range(working_days)]
+
+
+def quietest_working_day(local_date: dt.date, open_todos_per_day: dict[dt.date, int]) -> dt.date:
+    """The candidate working day holding the fewest open todos; the earliest one on a tie."""
+    days = candidate_days(local_date)
+    return min(days, key=lambda day: (open_todos_per_day.get(day, 0), day))
+
+
+_TEMPLATES = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
+
+_WORDS: dict[str, dict[str, Any]] = {
+    "en": {
+        "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+        "months": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                   "October", "November", "December"],
+        "day": "{weekday} {day} {month}",
+        "reschedule": "It was due on {{ old }}; moved to {{ new }}, the next working day with the fewest open "
+                      "todos ({{ count }}){% if times > 1 %}, after {{ times - 1 }} earlier "
+                      "move{{ 's' if times > 2 }}{% endif %}.",
+        "subject": "Your todos for {{ day }}{% if today %}: {{ today }} today{% endif %}"
+                   "{% if moved %}, {{ moved }} moved{% endif %}",
+        "body": "Good morning{% if name %} {{ name }}{% endif %},\n\n"
+                "{% if today %}You have {{ today }} todo{{ 's' if today > 1 }} for today."
+                "{% else %}Nothing is due today.{% endif %}"
+                "{% if moved %} {{ moved }} todo{{ 's were' if moved > 1 else ' was' }} moved since yesterday; "
+                "the reasons are below.{% endif %}\n\nHave a good day!",
+    },
+    "fr": {
+        "weekdays": ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"],
+        "months": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+                   "octobre", "novembre", "décembre"],
+        "day": "{weekday} {day} {month}",
+        "reschedule": "Prévue le {{ old }} ; reportée au {{ new }}, le prochain jour ouvré le moins chargé "
+                      "({{ count }} tâche{{ 's' if count > 1 }} ouverte{{ 's' if count > 1 }})"
+                      "{% if times > 1 %}, après {{ times - 1 }} report{{ 's' if times > 2 }}{% endif %}.",
+        "subject": "Vos tâches du {{ day }}{% if today %} : {{ today }} aujourd'hui{% endif %}"
+                   "{% if moved %}, {{ moved }} reportée{{ 's' if moved > 1 }}{% endif %}",
+        "body": "Bonjour{% if name %} {{ name }}{% endif %},\n\n"
+                "{% if today %}Vous avez {{ today }} tâche{{ 's' if today > 1 }} pour aujourd'hui."
+                "{% else %}Rien n'est prévu aujourd'hui.{% endif %}"
+                "{% if moved %} {{ moved }} tâche{{ 's ont été reportées' if moved > 1 else ' a été reportée' }} "
+                "depuis hier ; les raisons figurent ci-dessous.{% endif %}\n\nBonne journée !",
+    },
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _words(language_code: str | None) -> dict[str, Any]:
+    """The offline writer's words for a language (English when unknown), templates compiled once."""
+    words = dict(_WORDS.get((language_code or "en").strip().lower()[:2], _WORDS["en"]))
+    for key in ("reschedule", "subject", "body"):
+        words[key] = _TEMPLATES.from_string(words[key])
+    return words
+
+
+def format_day(day: dt.date, words: dict[str, Any]) -> str:
+    """'Tuesday 24 November' / 'mardi 24 novembre'."""
+    return words["day"].format(weekday=words["weekdays"][day.weekday()], day=day.day, month=words["months"][day.month - 1])
+
+
+def format_local_day(day: dt.date, language_code: str | None) -> str:
+    """A date as the offline writer says it in the user's language: 'Tuesday 24 November'."""
+    return format_day(day, _words(language_code))

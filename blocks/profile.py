@@ -15,10 +15,11 @@ from pydantic import Field
 from blocks.database import Database
 from blocks.embedder import SentenceTransformerEmbedder
 from blocks.llm import OpenAICompatibleLLM
-from blocks.mailer import OutboxMailer
+from blocks.mailer import OutboxMailer, SendGridMailer, SmtpMailer
 from blocks.offline import OfflineLLM
 from blocks.settings import get_settings
 from blocks.storage import LocalFolderStorage, S3ObjectStorage
+from blocks.vectorstore import ChromaVectorStore
 
 
 class NightshiftProfile(Block):
@@ -30,9 +31,10 @@ class NightshiftProfile(Block):
 
     database: Database
     storage: Union[LocalFolderStorage, S3ObjectStorage]
-    mailer: Union[OutboxMailer]
+    mailer: Union[OutboxMailer, SmtpMailer, SendGridMailer]
     llm: Union[OfflineLLM, OpenAICompatibleLLM] = Field(description="Extractor and writer.")
     embedder: SentenceTransformerEmbedder
+    vector_store: ChromaVectorStore = Field(description="Chroma: one cosine collection per owner.")
 
     @classmethod
     def _from_block_document(cls, block_document: BlockDocument) -> "NightshiftProfile":
@@ -55,9 +57,12 @@ BLOCK_TYPES: tuple[type[Block], ...] = (
     LocalFolderStorage,
     S3ObjectStorage,
     OutboxMailer,
+    SmtpMailer,
+    SendGridMailer,
     OfflineLLM,
     OpenAICompatibleLLM,
     SentenceTransformerEmbedder,
+    ChromaVectorStore,
     NightshiftProfile,
 )
 

@@ -1,11 +1,13 @@
 """Bootstrap: register nightshift's block types, create a profile's block documents, create work pools.
 
 Safe to repeat: existing block documents are kept (operators may have edited them) unless
-`overwrite=True`, and existing work pools are left as they are.
+`overwrite=True`, and existing work pools are left as they are. It also creates what operations
+need: the pools' queues, the automations (deployments/automations.py) and the Jobs API token block.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -21,12 +23,22 @@ from blocks.offline import OfflineLLM
 from blocks.profile import BLOCK_TYPES, NightshiftProfile, clear_profile_cache
 from blocks.settings import get_settings
 from blocks.storage import LocalFolderStorage
+from blocks.vectorstore import ChromaVectorStore
+from deployments.api import ensure_api_token
+from deployments.automations import ensure_automations
 
 logger = logging.getLogger("nightshift.bootstrap")
 
 WORK_POOLS = {
     "cpu": "Process workers on CPU machines: most flows.",
     "gpu": "Workers on GPU machines: embedding-heavy flows.",
+}
+
+# Queues of every pool: (priority, concurrency limit, description). Workers serve "default" first;
+# "bulk" (sweeps and batch work) never takes more than its limit of a pool's slots.
+WORK_QUEUES: dict[str, tuple[int, int | None, str]] = {
+    "default": (1, None, "On-demand jobs (Jobs API, UI): served first."),
+    "bulk": (2, 4, "Sweeps and batch work: at most 4 runs at a time per pool."),
 }
 
 
@@ -44,6 +56,7 @@ def embedded_profile(home: Path, database_url: str | None = None) -> NightshiftP
         mailer=OutboxMailer(folder=str(home / "outbox")),
         llm=OfflineLLM(),
         embedder=SentenceTransformerEmbedder(),
+        vector_store=ChromaVectorStore(path=str(home / "chroma")),
     )
 
 
@@ -54,11 +67,18 @@ def save_profile(profile: NightshiftProfile, name: str, overwrite: bool = False)
             return NightshiftProfile.load(name)
         except ValueError:
             pass
-    for part in (profile.database, profile.storage, profile.mailer, profile.llm, profile.embedder):
+    for part in (profile.database, profile.storage, profile.mailer, profile.llm, profile.embedder,
+                 profile.vector_store):
         part.save(name, overwrite=True)
     profile.save(name, overwrite=True)
     clear_profile_cache()
     return NightshiftProfile.load(name)
+
+
+def base_job_template(pool: str) -> dict:
+    """The pool's base job template from infra/work-pools (JSON results, heartbeats); {} if not shipped."""
+    path = Path(__file__).resolve().parents[1] / "infra" / "work-pools" / f"{pool}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 async def ensure_work_pools() -> list[str]:
@@ -71,11 +91,29 @@ async def ensure_work_pools() -> list[str]:
             except ObjectNotFound:
                 try:
                     await client.create_work_pool(
-                        WorkPoolCreate(name=name, type="process", description=description)
+                        WorkPoolCreate(name=name, type="process", description=description,
+                                       base_job_template=base_job_template(name))
                     )
                     created.append(name)
                 except ObjectAlreadyExists:
                     pass
+    return created
+
+
+async def ensure_work_queues() -> list[str]:
+    """Create each pool's queues (WORK_QUEUES) when missing; return "pool/queue" of those created."""
+    created = []
+    async with get_client() as client:
+        for pool in WORK_POOLS:
+            existing = {q.name for q in await client.read_work_queues(work_pool_name=pool)}
+            for queue, (priority, limit, description) in WORK_QUEUES.items():
+                if queue not in existing:
+                    try:
+                        await client.create_work_queue(queue, description=description, work_pool_name=pool,
+                                                       priority=priority, concurrency_limit=limit)
+                        created.append(f"{pool}/{queue}")
+                    except ObjectAlreadyExists:
+                        pass
     return created
 
 
@@ -85,7 +123,7 @@ def bootstrap(
     database_url: str | None = None,
     overwrite: bool = False,
 ) -> NightshiftProfile:
-    """Register block types, make sure the profile exists, migrate its database, create work pools."""
+    """Register block types, make sure the profile exists, migrate its database, create pools and the rest."""
     from prefect.utilities.asyncutils import run_coro_as_sync
 
     settings = get_settings()
@@ -95,4 +133,9 @@ def bootstrap(
     saved.database.migrate()
     created = run_coro_as_sync(ensure_work_pools())
     logger.info("profile %r ready; work pools created: %s", name, created or "none (already there)")
+    queues = run_coro_as_sync(ensure_work_queues())
+    automations = run_coro_as_sync(ensure_automations())
+    token = ensure_api_token()
+    logger.info("work queues created: %s; automations created: %s; Jobs API token block %s",
+                queues or "none", automations or "none", "created" if token else "kept")
     return saved

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -19,13 +20,21 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+# Further demo steps: (heading, module with run_demo(profile_name, user_email) -> lines to print).
+DEMO_STEPS = [
+    ("Daily todo e-mail of the demo user (outbox):", "deployments.demo_emails"),
+    ("PDF ingestion:", "deployments.demo_pdf"),
+    ("Web page ingestion:", "deployments.demo_web"),
+]
+
+
 def _demo(args: argparse.Namespace) -> int:
     """Load the demo data, run the extract-todos deployment for it through the Prefect API, print todos."""
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL
 
     from blocks.profile import load_profile
-    from deployments.demo_data import load_demo_data
+    from deployments.demo_data import DEMO_EMAIL, load_demo_data
     from store.models import Todo, TodoScheduling
 
     database = load_profile(args.profile).database
@@ -48,7 +57,16 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"  #{todo_id}  due {day:%a %Y-%m-%d}  {description}")
     ui = PREFECT_API_URL.value().removesuffix("/api")
     print(f"\nPrefect UI: {ui}/runs/flow-run/{run.id}  (its Artifacts tab lists what was extracted)")
-    return 0 if run.state and run.state.is_completed() else 1
+    ok = bool(run.state and run.state.is_completed())
+    for title, module in DEMO_STEPS:
+        print(f"\n{title}")
+        try:
+            lines = importlib.import_module(module).run_demo(args.profile, DEMO_EMAIL)
+        except Exception as exc:  # noqa: BLE001 — one failing step is reported, the others still run
+            ok = False
+            lines = [f"  failed: {exc}"]
+        print("\n".join(lines))
+    return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,9 @@
 # The embedded default on one machine: a Prefect server on SQLite, a process worker on pool "cpu",
 # nightshift's blocks and deployments, then the demo.
 #   bash deployments/local.sh demo    start what is not running, bootstrap, deploy, run the demo
-#   bash deployments/local.sh stop    stop the server and the worker
+#   bash deployments/local.sh stop    stop the Jobs API, the worker and the server
 #   bash deployments/local.sh env     print the exports that point a shell or notebook at this server
+#   bash deployments/local.sh token   print the Jobs API's bearer token
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -14,6 +15,13 @@ export PREFECT_API_URL=${PREFECT_API_URL:-http://127.0.0.1:$PORT/api}
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # Pick up new runs within ~2 s instead of the default 10 s (a cheap query against a local server).
 export PREFECT_WORKER_QUERY_SECONDS=${PREFECT_WORKER_QUERY_SECONDS:-2}
+# Flow results persisted as JSON where the Jobs API reads them (tasks keep theirs in memory), and
+# heartbeats for the zombie-run automation.
+export PREFECT_RESULTS_PERSIST_BY_DEFAULT=true PREFECT_TASKS_DEFAULT_PERSIST_RESULT=false
+export PREFECT_RESULTS_DEFAULT_SERIALIZER=json
+export PREFECT_LOCAL_STORAGE_PATH=${PREFECT_LOCAL_STORAGE_PATH:-$NIGHTSHIFT_HOME/results}
+export PREFECT_FLOWS_HEARTBEAT_FREQUENCY=${PREFECT_FLOWS_HEARTBEAT_FREQUENCY:-30}
+API_PORT=${NIGHTSHIFT_JOBS_API_PORT:-8000}
 export PATH=$ROOT/.venv/bin:$PATH
 RUN=$NIGHTSHIFT_HOME/run
 mkdir -p "$RUN"
@@ -60,12 +68,20 @@ case "${1:-demo}" in
     nightshift bootstrap
     prefect --no-prompt deploy --all >"$RUN/deploy.log" 2>&1 || { cat "$RUN/deploy.log" >&2; exit 1; }
     echo "deployments: created from prefect.yaml (log $RUN/deploy.log)"
+    nightshift bootstrap >/dev/null  # again, now that notify-failed-run exists: its automation
     start worker-cpu prefect worker start --pool cpu --type process --name "local-cpu-$(hostname)"
+    start jobs-api python -m deployments.api --host 127.0.0.1 --port "$API_PORT"
+    for _ in $(seq 60); do
+      curl -fsS "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break
+      alive jobs-api || { echo "the Jobs API exited (port $API_PORT taken? set NIGHTSHIFT_JOBS_API_PORT); see $RUN/jobs-api.log" >&2; tail -5 "$RUN/jobs-api.log" >&2; exit 1; }
+      sleep 0.5
+    done
     nightshift demo
     cat <<EOT
 
 The server and the worker keep running so that you can look around:
   UI:        ${PREFECT_API_URL%/api}
+  Jobs API:  http://127.0.0.1:$API_PORT/docs   (token: bash deployments/local.sh token)
   outbox:    $NIGHTSHIFT_HOME/outbox
   logs:      $RUN/*.log
   use them:  eval "\$(bash deployments/local.sh env)"   (then run flows, or 'prefect deployment ls')
@@ -73,6 +89,7 @@ The server and the worker keep running so that you can look around:
 EOT
     ;;
   stop)
+    stop_one jobs-api
     stop_one worker-cpu
     stop_one server
     ;;
@@ -80,5 +97,8 @@ EOT
     echo "export PREFECT_API_URL=$PREFECT_API_URL NIGHTSHIFT_HOME=$NIGHTSHIFT_HOME PREFECT_HOME=$PREFECT_HOME"
     echo "export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1"
     ;;
-  *) echo "usage: $0 demo|stop|env" >&2; exit 2 ;;
+  token)
+    python -c 'from prefect.blocks.system import Secret; print(Secret.load("nightshift-jobs-api-token").get())'
+    ;;
+  *) echo "usage: $0 demo|stop|env|token" >&2; exit 2 ;;
 esac

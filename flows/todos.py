@@ -1,10 +1,20 @@
-"""Todo extraction (spec 1): one execution on demand, and the sweep that finds the quiet ones."""
+"""Todo extraction (spec 1): one execution on demand, the sweep that finds the quiet ones; and the
+hourly rescheduling sweep (spec 2)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: a deployment run validates the parameters against
+# real types (`dt.datetime`), which string annotations cannot give once the runner loaded the module.
+import datetime as dt
 
 from prefect import flow
 from prefect.futures import wait
 
+from tasks.rescheduling import (
+    RescheduleOutcome,
+    publish_rescheduling_report,
+    reschedule_overdue_todos,
+    select_users_for_rescheduling,
+    sweep_instant,
+)
 from tasks.todos import (
     ExtractionOutcome,
     extract_todos_for_executions,
@@ -43,4 +53,38 @@ def sweep_todo_extraction(quiet_minutes: int = 10, chunk_size: int = 20, limit: 
     outcomes = [outcome for future in futures for outcome in future.result()]
     publish_extraction_report(outcomes, key="todos-sweep")
     _fail_on_errors(outcomes)
+    return outcomes
+
+
+class ReschedulingFailed(RuntimeError):
+    """Some todos could not be rescheduled; the others were, and the next sweep retries these."""
+
+
+def _rescheduling_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return f"sweep-todo-rescheduling-{sweep_instant(flow_run.parameters.get('now')):%Y-%m-%d-%H%M}"
+
+
+@flow(name="sweep-todo-rescheduling", flow_run_name=_rescheduling_run_name)
+def sweep_todo_rescheduling(
+    now: dt.datetime | None = None,
+    window_start_hour: int = 1,
+    window_hours: int = 1,
+    user_ids: list[int] | None = None,
+    ignore_local_window: bool = False,
+    chunk_size: int = 500,
+) -> list[RescheduleOutcome]:
+    """Give a new date to the overdue open todos of users for whom it is 01:00-02:00 on a weekday."""
+    now = sweep_instant(now)
+    ids = select_users_for_rescheduling(now, window_start_hour, window_hours, user_ids, ignore_local_window)
+    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
+    futures = [reschedule_overdue_todos.submit(chunk, now) for chunk in chunks]
+    wait(futures)
+    outcomes = [outcome for future in futures for outcome in future.result()]
+    publish_rescheduling_report(outcomes, key="todo-rescheduling")
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        details = "; ".join(f"todo {o.todo_id}: {o.error}" for o in failed[:10])
+        raise ReschedulingFailed(f"{len(failed)} of {len(outcomes)} todos failed: {details}")
     return outcomes

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -280,3 +281,16 @@ class RecommenderVersion(Base):
     n_items: Mapped[int] = mapped_column(Integer)
     n_sentences: Mapped[int] = mapped_column(Integer)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class SentenceEmbedding(Base):
+    """Embedding cache of the recommender: a sentence is embedded once per model, whatever publication holds it."""
+
+    __tablename__ = "sentence_embedding"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    # float32 bytes: a quarter of a JSON array's size, read back with one numpy call on both backends.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

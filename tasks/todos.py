@@ -18,6 +18,7 @@ from blocks.llm import LLM, ChatMessage, TodoContext
 from blocks.profile import load_profile
 from store import queries
 from store.models import Message, ProducedTextVersion, Task, TaskExecution, Todo, User
+from tasks.reports import markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
 from tasks.timezones import user_zone
 
@@ -257,7 +258,7 @@ def report_markdown(outcomes: list[ExtractionOutcome]) -> str:
     if saved:
         lines += ["## Extracted", "", "| execution | todo id | due | description |", "|---|---|---|---|"]
         lines += [
-            f"| {o.task_execution_id} | {t.todo_id} | {t.due_date.isoformat()} | {_cell(t.description)} |"
+            f"| {o.task_execution_id} | {t.todo_id} | {t.due_date.isoformat()} | {markdown_cell(t.description)} |"
             for o in outcomes
             for t in o.saved
         ]
@@ -265,18 +266,14 @@ def report_markdown(outcomes: list[ExtractionOutcome]) -> str:
     if skipped:
         lines += ["## Skipped items", "", "| execution | item | reason |", "|---|---|---|"]
         lines += [
-            f"| {o.task_execution_id} | {_cell(repr(s.item))} | {_cell(s.reason)} |" for o in outcomes for s in o.skipped
+            f"| {o.task_execution_id} | {markdown_cell(repr(s.item))} | {markdown_cell(s.reason)} |" for o in outcomes for s in o.skipped
         ]
         lines.append("")
     if failed:
         lines += ["## Failed executions", "", "| execution | error |", "|---|---|"]
-        lines += [f"| {o.task_execution_id} | {_cell(o.error or '')} |" for o in failed]
+        lines += [f"| {o.task_execution_id} | {markdown_cell(o.error or '')} |" for o in failed]
     return "\n".join(lines)
 
-
-def _cell(text: str, limit: int = 300) -> str:
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @task(name="publish-extraction-report")

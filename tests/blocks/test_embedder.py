@@ -22,4 +22,4 @@ def test_shipped_model_embeds_offline_with_meaningful_similarity() -> None:
 
     assert cos(vectors[0], vectors[1]) > cos(vectors[0], vectors[2]) + 0.3
     assert embedder.embed([]) == []
-    assert embedder.model_name == "all-MiniLM-L6-v2"
+    assert embedder.model_name.startswith("all-MiniLM-L6-v2")

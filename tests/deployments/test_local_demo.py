@@ -27,7 +27,8 @@ def _todos(output: str) -> list[str]:
 def test_demo_runs_end_to_end_and_is_safe_to_repeat(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NIGHTSHIFT_"))}
-    env |= {"NIGHTSHIFT_HOME": str(tmp_path / "home"), "NIGHTSHIFT_PREFECT_PORT": str(port)}
+    env |= {"NIGHTSHIFT_HOME": str(tmp_path / "home"), "NIGHTSHIFT_PREFECT_PORT": str(port),
+            "NIGHTSHIFT_JOBS_API_PORT": str(_free_port())}
 
     def local(command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["bash", "deployments/local.sh", command], cwd=ROOT, env=env, text=True,

@@ -1,0 +1,156 @@
+"""Operations automations: mail the operators about failed or crashed runs, crash zombie runs.
+
+A zombie is a run whose worker died: Running without heartbeats, or Pending and never started.
+
+Both are created (once, by name) by `nightshift bootstrap`. The failure mail goes through the
+profile's Mailer block by running the small `notify-failed-run` deployment; zombie detection needs
+flow-run heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY on the workers, at least 30 s).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from email.message import EmailMessage
+from uuid import UUID
+
+from prefect import flow, get_run_logger, task
+from prefect.automations import Automation
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.events.actions import ChangeFlowRunState, RunDeployment
+from prefect.events.schemas.automations import EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
+from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+from blocks.profile import load_profile
+
+logger = logging.getLogger("nightshift.automations")
+
+NOTIFY_AUTOMATION = "nightshift-notify-failed-runs"
+ZOMBIE_AUTOMATION = "nightshift-crash-zombie-runs"
+NOTIFIER_DEPLOYMENT = "notify-failed-run/notify-failed-run"
+OPERATORS_ENV = "NIGHTSHIFT_OPERATOR_EMAIL"
+STUCK_PENDING_AUTOMATION = "nightshift-crash-stuck-pending-runs"
+HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY on the workers
+MISSED_HEARTBEATS = 3  # a run silent for this many heartbeats is a zombie
+ZOMBIE_ENV = "NIGHTSHIFT_ZOMBIE_AFTER_SECONDS"  # overrides HEARTBEAT_SECONDS * MISSED_HEARTBEATS
+PENDING_ENV = "NIGHTSHIFT_STUCK_PENDING_AFTER_SECONDS"  # a worker claimed the run, then died before starting it
+FINAL_EVENTS = {f"prefect.flow-run.{s}" for s in ("Completed", "Failed", "Cancelled", "Crashed")}
+
+
+def failure_message(run_name: str, run_id: str, state: str, error: str | None, deployment: str | None,
+                    ui_url: str | None, to: str) -> EmailMessage:
+    """The operators' e-mail about one failed or crashed run."""
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = f"[nightshift] {state}: {run_name}"
+    link = f"{ui_url}/runs/flow-run/{run_id}" if ui_url else f"flow run {run_id}"
+    message.set_content(
+        f"Flow run {run_name} ({deployment or 'no deployment'}) ended {state}.\n\n"
+        f"Error: {error or '(no message)'}\n\nOpen it, read its logs and retry it from the UI: {link}\n"
+    )
+    return message
+
+
+@task(retries=2, retry_delay_seconds=5)
+def mail_operators(flow_run_id: str, to: str) -> str:
+    """Mail the operators about flow run `flow_run_id`; return the Message-ID ("" when skipped)."""
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def read() -> tuple:  # type: ignore[type-arg]
+        async with get_client() as client:
+            run = await client.read_flow_run(UUID(flow_run_id))
+            deployment = await client.read_deployment(run.deployment_id) if run.deployment_id else None
+            return run, deployment
+
+    run, deployment = run_coro_as_sync(read())
+    if deployment is not None and deployment.name == NOTIFIER_DEPLOYMENT.split("/")[1]:
+        get_run_logger().warning("not mailing about the notifier's own run %s (no loops)", flow_run_id)
+        return ""
+    ui = PREFECT_UI_URL.value() or (PREFECT_API_URL.value() or "").removesuffix("/api") or None
+    message = failure_message(run.name, flow_run_id, run.state_name or "Failed",
+                              run.state.message if run.state else None,
+                              deployment.name if deployment else None, ui, to)
+    return load_profile().mailer.send(message)
+
+
+def _notify_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return "notify-failed-run-" + str(flow_run.parameters.get("flow_run_id", "")).removeprefix("prefect.flow-run.")
+
+
+@flow(name="notify-failed-run", flow_run_name=_notify_run_name)
+def notify_failed_run(flow_run_id: str, to: str = "operators@localhost") -> str:
+    """Mail the operators that a flow run failed or crashed, with its error and a link to retry it."""
+    return mail_operators(flow_run_id.removeprefix("prefect.flow-run."), to)
+
+
+def notify_automation(notifier_deployment_id: UUID, to: str) -> Automation:
+    """On every Failed or Crashed flow run, run the notifier deployment for it."""
+    return Automation(
+        name=NOTIFY_AUTOMATION,
+        description="Mail the operators (profile's Mailer block) when a flow run fails or crashes.",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
+            posture=Posture.Reactive, threshold=1, within=dt.timedelta(0),
+        ),
+        actions=[RunDeployment(source="selected", deployment_id=notifier_deployment_id,
+                               parameters={"flow_run_id": "{{ event.resource.id }}", "to": to})],
+    )
+
+
+def _crash_when_silent(name: str, description: str, after: str, expect: set[str], seconds: int,
+                       why: str) -> Automation:
+    """Mark a flow run Crashed when, after event `after`, none of `expect` follows within `seconds`."""
+    return Automation(
+        name=name,
+        description=description,
+        trigger=EventTrigger(
+            after={after}, expect=expect | FINAL_EVENTS,
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive, threshold=1, within=dt.timedelta(seconds=seconds),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, name="Crashed",
+                                    message=f"{why} for {seconds} s: the worker or its machine stopped. "
+                                            "Retry the run from the UI (or submit the job again).")],
+    )
+
+
+def zombie_automation() -> Automation:
+    """A running flow run that misses MISSED_HEARTBEATS heartbeats is marked Crashed."""
+    seconds = int(os.environ.get(ZOMBIE_ENV) or HEARTBEAT_SECONDS * MISSED_HEARTBEATS)
+    return _crash_when_silent(ZOMBIE_AUTOMATION, "Mark flow runs Crashed when their heartbeats stop.",
+                              "prefect.flow-run.heartbeat", {"prefect.flow-run.heartbeat"}, seconds,
+                              "No heartbeat")
+
+
+def stuck_pending_automation() -> Automation:
+    """A flow run claimed by a worker (Pending) that never starts running is marked Crashed."""
+    seconds = int(os.environ.get(PENDING_ENV) or 600)
+    return _crash_when_silent(STUCK_PENDING_AUTOMATION, "Mark flow runs Crashed when they stay Pending.",
+                              "prefect.flow-run.Pending", {"prefect.flow-run.Running"}, seconds,
+                              "Pending, never started")
+
+
+async def ensure_automations() -> list[str]:
+    """Create the nightshift automations that are missing (by name); return the names created."""
+    wanted = [zombie_automation(), stuck_pending_automation()]
+    async with get_client() as client:
+        try:
+            notifier = await client.read_deployment_by_name(NOTIFIER_DEPLOYMENT)
+            wanted.append(notify_automation(notifier.id, os.environ.get(OPERATORS_ENV, "operators@localhost")))
+        except ObjectNotFound:
+            logger.info("deployment %s is not deployed yet: deploy prefect.yaml, then bootstrap again "
+                           "to create %s", NOTIFIER_DEPLOYMENT, NOTIFY_AUTOMATION)
+        created = []
+        for automation in wanted:
+            if not await client.read_automations_by_name(automation.name):
+                await automation.acreate()
+                created.append(automation.name)
+    return created

@@ -1,0 +1,50 @@
+"""The demo's daily email: run the send-daily-todo-emails deployment for one user now, show the .eml."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+from sqlalchemy import select
+
+from blocks.mailer import OutboxMailer
+from blocks.profile import load_profile
+from store.models import Event, User
+
+DEPLOYMENT = "send-daily-todo-emails/send-daily-todo-emails"
+
+
+def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) -> list[str]:
+    """Send (once per local day) the daily email of the user with this address, whatever the local hour.
+
+    Returns printable lines: the flow run and its state, then the outbox file, its subject and text part.
+    """
+    from prefect.deployments import run_deployment
+
+    profile = load_profile(profile_name)
+    with profile.database.session() as session:
+        user_id = session.scalar(select(User.id).where(User.email == user_email))
+    if user_id is None:
+        raise LookupError(f"no user with e-mail {user_email!r}: load the demo data first")
+    run = run_deployment(
+        DEPLOYMENT,
+        parameters={"user_ids": [user_id], "ignore_local_window": True, "send_when_empty": True},
+        timeout=timeout,
+    )
+    lines = [f"flow run {run.name!r}: {run.state.name if run.state else 'unknown'}"]
+    with profile.database.session() as session:
+        payload = session.scalar(
+            select(Event.payload)
+            .where(Event.user_id == user_id, Event.kind == "todo_daily_email")
+            .order_by(Event.created_at.desc(), Event.id.desc())
+            .limit(1)
+        )
+    if not payload or payload.get("status") != "sent":
+        return lines + [f"no daily email recorded as sent for user {user_id}: {payload}"]
+    message_id = payload["message_id"]
+    if not isinstance(profile.mailer, OutboxMailer):
+        return lines + [f"sent through {type(profile.mailer).__name__}, Message-ID {message_id}"]
+    path = profile.mailer.path_of(message_id)
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    return lines + [f"outbox: {path}", f"subject: {message['Subject']}", "", *text.rstrip().splitlines()]

@@ -1,0 +1,100 @@
+"""Website ingestion (spec 4) and document update (spec 5)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from prefect import flow
+from prefect.futures import wait
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from tasks.documents import (
+    STORE_BATCH_DOCUMENTS,
+    DocumentDraft,
+    DocumentResult,
+    SkippedUrl,
+    chunk_pages,
+    crawl_website,
+    fail_documents,
+    load_new_content,
+    publish_documents_report,
+    record_failed_document,
+    register_documents,
+    report_markdown,
+    store_documents,
+)
+
+
+class IngestionFailed(RuntimeError):
+    """Some documents could not be stored; they are marked failed with the error, the others are ready."""
+
+
+class IngestOutcome(BaseModel):
+    """What one website ingestion did (page texts stay out: this is the run's persisted result)."""
+
+    start_url: str
+    owner_user_id: int
+    documents: list[DocumentResult]
+    skipped: list[SkippedUrl]
+    pdf_links: list[str]
+
+
+def _website_run_name() -> str:
+    parameters = flow_run.parameters
+    host = urlsplit(str(parameters.get("url", ""))).hostname or "site"
+    return f"ingest-website-{host}-user-{parameters.get('owner_user_id')}"
+
+
+@flow(name="ingest-website", flow_run_name=_website_run_name)
+def ingest_website(url: str, owner_user_id: int, max_pages: int = 100) -> IngestOutcome:
+    """Crawl a site from `url`, keep each page's main text, and store its chunks for the owner."""
+    site = crawl_website(url, max_pages)
+    if not site.pages:
+        reason = "; ".join(f"{s.url}: {s.reason}" for s in site.skipped[:3]) or "no page found"
+        record_failed_document(owner_user_id, site.start_url, f"nothing to ingest from {site.start_url}: {reason}")
+        publish_documents_report(report_markdown(f"Website ingestion: {site.start_url}", [], site),
+                                 key=f"ingest-website-user-{owner_user_id}")
+        raise IngestionFailed(f"nothing to ingest from {site.start_url}: {reason}")
+    drafts = register_documents(owner_user_id, chunk_pages(site.pages))
+    results = _store_in_batches(drafts)
+    publish_documents_report(report_markdown(f"Website ingestion: {site.start_url}", results, site),
+                             key=f"ingest-website-user-{owner_user_id}")
+    _fail_on_errors(results)
+    return IngestOutcome(start_url=site.start_url, owner_user_id=owner_user_id, documents=results,
+                         skipped=site.skipped, pdf_links=site.pdf_links)
+
+
+@flow(name="update-document", flow_run_name="update-document-{document_id}")
+def update_document(document_id: int, text: str | None = None) -> DocumentResult:
+    """Re-chunk a document from new text (text documents) or a fresh fetch (webpages); re-embed what changed."""
+    new_content = load_new_content(document_id, text)  # a failed fetch stops here: nothing changed
+    [result] = _store_in_batches([new_content])
+    publish_documents_report(report_markdown(f"Document update: {document_id}", [result]),
+                             key=f"update-document-{document_id}")
+    _fail_on_errors([result])
+    return result
+
+
+def _store_in_batches(drafts: list[DocumentDraft]) -> list[DocumentResult]:
+    """Embed and store documents in batches (one task per batch); a failed batch fails its documents."""
+    batches = [drafts[i : i + STORE_BATCH_DOCUMENTS] for i in range(0, len(drafts), STORE_BATCH_DOCUMENTS)]
+    futures = [store_documents.submit(batch) for batch in batches]
+    wait(futures)
+    results: list[DocumentResult] = []
+    for batch, future in zip(batches, futures, strict=True):
+        if future.state.is_completed():
+            results += future.result()
+            continue
+        error = f"storing failed: {future.state.message or future.state.name}; re-run to retry"
+        fail_documents([d.document_id for d in batch], error)
+        results += [DocumentResult(document_id=d.document_id, name=d.name, source_uri=d.source_uri,
+                                   status="failed", error=error) for d in batch]
+    return results
+
+
+def _fail_on_errors(results: list[DocumentResult]) -> None:
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        details = "; ".join(f"document {r.document_id}: {r.error}" for r in failed[:5])
+        raise IngestionFailed(f"{len(failed)} of {len(results)} documents failed: {details}")

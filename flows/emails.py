@@ -1,0 +1,53 @@
+"""Daily todo emails (spec 3): the hourly sweep that mails users for whom it is morning, exactly once."""
+
+# No `from __future__ import annotations`: a deployment run validates the parameters against
+# real types (`dt.datetime`), which string annotations cannot give once the runner loaded the module.
+import datetime as dt
+
+from prefect import flow
+from prefect.futures import wait
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from tasks.emails import (
+    DailyEmailOutcome,
+    publish_daily_email_report,
+    select_users_for_daily_email,
+    send_daily_emails,
+)
+from tasks.rescheduling import sweep_instant
+
+
+class DailyEmailsFailed(RuntimeError):
+    """Some emails could not be written or sent; the others went out and none is sent twice."""
+
+
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return f"send-daily-todo-emails-{sweep_instant(flow_run.parameters.get('now')):%Y-%m-%d-%H%M}"
+
+
+# A few chunks at a time: each holds one mailer connection and writes its claims to the database.
+@flow(name="send-daily-todo-emails", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=4))
+def send_daily_todo_emails(
+    now: dt.datetime | None = None,
+    window_start_hour: int = 8,
+    window_hours: int = 1,
+    send_when_empty: bool = False,
+    user_ids: list[int] | None = None,
+    ignore_local_window: bool = False,
+    chunk_size: int = 500,
+) -> list[DailyEmailOutcome]:
+    """Mail each opted-in user for whom it is 08:00-08:59 on a weekday their todos of the day, once."""
+    now = sweep_instant(now)
+    ids = select_users_for_daily_email(now, window_start_hour, window_hours, user_ids, ignore_local_window)
+    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
+    futures = [send_daily_emails.submit(chunk, now, send_when_empty) for chunk in chunks]
+    wait(futures)
+    outcomes = [outcome for future in futures for outcome in future.result()]
+    publish_daily_email_report(outcomes, key="daily-todo-emails")
+    failed = [o for o in outcomes if o.status in ("failed", "unknown")]
+    if failed:
+        details = "; ".join(f"user {o.user_id}: {o.status}" + (f" ({o.error})" if o.error else "") for o in failed[:10])
+        raise DailyEmailsFailed(f"{len(failed)} of {len(outcomes)} emails need attention: {details}")
+    return outcomes

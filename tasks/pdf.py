@@ -1,0 +1,495 @@
+"""PDF ingestion steps (spec 6): download, partition, chunk by title, save assets, embed, upsert, report."""
+
+from __future__ import annotations
+
+import os
+
+# unstructured reads these at import: no call home, no nvidia-smi probe.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+import datetime as dt  # noqa: E402
+import io  # noqa: E402
+import re  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+from email.message import EmailMessage  # noqa: E402
+from email.utils import formataddr  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Literal  # noqa: E402
+
+import numpy as np  # noqa: E402
+from prefect import task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+
+from blocks.profile import load_profile  # noqa: E402
+from blocks.vectorstore import collection_name  # noqa: E402
+from store.models import Collection, Source, User  # noqa: E402
+from tasks.runtime import run_logger, utcnow  # noqa: E402
+
+Strategy = Literal["fast", "hi_res"]
+
+# Spec 6: chunk by title, at most 512 characters, a new chunk after 384, sections under 256 combined.
+CHUNK_MAX_CHARS = 512
+CHUNK_NEW_AFTER_CHARS = 384
+CHUNK_COMBINE_UNDER_CHARS = 256
+PAGES_PER_BATCH = 50
+EMBED_BATCH = 512
+# Database and object store steps: capped exponential backoff, never an endless loop.
+BACKOFF = [2, 8, 30]
+
+
+class PdfRejected(ValueError):
+    """The file is not an ingestible PDF (encrypted, empty, corrupt, not a PDF): retrying cannot help."""
+
+
+class HiResUnavailable(RuntimeError):
+    """strategy="hi_res" asked for on a worker without unstructured's layout models."""
+
+
+class SourceJob(BaseModel):
+    """What the steps need to know about one source and its owner."""
+
+    source_id: int
+    collection_id: int
+    owner_user_id: int
+    owner_name: str
+    owner_email: str
+    filename: str
+    object_key: str
+
+
+class PdfChunk(BaseModel):
+    position: int
+    text: str
+    page_number: int | None
+
+
+class PdfOutcome(BaseModel):
+    """The report of one ingestion."""
+
+    source_id: int
+    status: Literal["ingested", "failed"]
+    strategy: str
+    pages: int = 0
+    elements: int = 0
+    element_kinds: dict[str, int] = {}
+    chunks: int = 0
+    images: int = 0
+    tables: int = 0
+    embedding_model: str = ""
+    snapshot_uri: str | None = None
+    error: str | None = None
+
+
+# --- the offline sentence model ------------------------------------------------------------------
+
+# Auxiliaries and modals: nearly every English sentence of running text has one of these or a
+# past / -ing form, which is all unstructured's narrative-text check asks of a tagger.
+_VERB_WORDS = frozenset(
+    "is are was were be been being am has have had do does did can could will would shall should may "
+    "might must provides provide includes include uses use shows show makes make gives give".split()
+)
+_offline_lock = threading.Lock()
+_offline_installed = False
+
+
+def offline_sentence_model() -> Any:
+    """A blank English spaCy pipeline with a sentencizer and a rule-based verb tagger (no download)."""
+    import spacy
+    from spacy.language import Language
+
+    if "nightshift_verb_tagger" not in Language.factories:
+
+        @Language.component("nightshift_verb_tagger")
+        def _tag_verbs(doc: Any) -> Any:
+            for token in doc:
+                lower = token.lower_
+                if lower in _VERB_WORDS:
+                    token.tag_ = "VBZ"
+                elif token.is_alpha and len(lower) > 4 and lower.endswith(("ed", "ing")):
+                    token.tag_ = "VBD" if lower.endswith("ed") else "VBG"
+            return doc
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("nightshift_verb_tagger")
+    return nlp
+
+
+def use_offline_sentence_model() -> None:
+    """Give unstructured a sentence model without its run-time download of en_core_web_sm.
+
+    When en_core_web_sm is installed as a package it is used as unstructured intends; otherwise
+    unstructured would download it, and offline its PDF partitioning silently returns nothing.
+    """
+    global _offline_installed
+    with _offline_lock:
+        if _offline_installed:
+            return
+        import spacy.util
+        import unstructured.nlp.tokenize as tokenize
+
+        if not spacy.util.is_package("en_core_web_sm"):
+            nlp = offline_sentence_model()
+            tokenize._get_nlp = lambda: nlp
+        _offline_installed = True
+
+
+# --- pure helpers ---------------------------------------------------------------------------------
+
+
+def count_pages(data: bytes, source_id: int) -> int:
+    """Pages of a PDF; PdfRejected (with what to do) for anything that is not an ingestible PDF."""
+    import pypdfium2 as pdfium
+
+    if not data:
+        raise PdfRejected(f"source {source_id}: the file is empty; upload the PDF again")
+    if not data.lstrip()[:5].startswith(b"%PDF-"):
+        raise PdfRejected(f"source {source_id}: not a PDF (no %PDF- header); upload a PDF file")
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise PdfRejected(
+                f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
+            ) from None
+        raise PdfRejected(f"source {source_id}: the PDF is corrupt ({exc}); re-export or repair it") from None
+    try:
+        pages = len(document)
+    finally:
+        document.close()
+    if pages == 0:
+        raise PdfRejected(f"source {source_id}: the PDF has no pages")
+    return pages
+
+
+def page_batches(pages: int, size: int = PAGES_PER_BATCH) -> list[tuple[int, int]]:
+    """Zero-based [first, last) page ranges."""
+    return [(first, min(first + size, pages)) for first in range(0, pages, size)]
+
+
+class PagesPartition(BaseModel):
+    """Elements of a page range, and the embedded images found on the way (file name, bytes)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    elements: list[Any]
+    images: list[tuple[str, bytes]] = []
+
+
+def partition_fast(data: bytes, first: int, last: int, filename: str, source_id: int) -> PagesPartition:
+    """unstructured's "fast" strategy on pages [first, last): pdfminer text boxes, classified by unstructured.
+
+    The same pdfminer pass collects the embedded images.
+    """
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LAParams, LTTextBox
+    from pdfminer.pdfdocument import PDFPasswordIncorrect
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.psparser import PSException
+    from unstructured.cleaners.core import clean_extra_whitespace
+    from unstructured.documents.elements import ElementMetadata
+    from unstructured.nlp.patterns import PARAGRAPH_PATTERN
+    from unstructured.partition.text import element_from_text
+
+    use_offline_sentence_model()
+    manager = PDFResourceManager()
+    device = PDFPageAggregator(manager, laparams=LAParams())
+    interpreter = PDFPageInterpreter(manager, device)
+    elements: list[Any] = []
+    images = ImageCollector()
+    try:
+        pages = PDFPage.get_pages(io.BytesIO(data), pagenos=set(range(first, last)))
+        for page_number, page in enumerate(pages, start=first + 1):
+            interpreter.process_page(page)
+            for box in device.get_result():
+                if not isinstance(box, LTTextBox):
+                    images.collect(box, page_number)
+                    continue
+                for paragraph in re.split(PARAGRAPH_PATTERN, box.get_text()):
+                    text = clean_extra_whitespace(paragraph)
+                    if text:
+                        element = element_from_text(text)
+                        element.metadata = ElementMetadata(filename=filename, page_number=page_number)
+                        elements.append(element)
+    except PDFPasswordIncorrect:
+        raise PdfRejected(
+            f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
+        ) from None
+    except (PSException, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PdfRejected(
+            f"source {source_id}: the PDF is corrupt near page {first + 1}-{last} "
+            f"({type(exc).__name__}: {exc}); re-export or repair it"
+        ) from None
+    finally:
+        images.close()
+    return PagesPartition(elements=elements, images=images.found)
+
+
+def partition_hi_res(data: bytes, filename: str, source_id: int) -> PagesPartition:
+    """unstructured's "hi_res" strategy with table structure; HiResUnavailable when its models are absent."""
+    hint = (
+        f"source {source_id}: strategy='hi_res' needs unstructured[pdf] (unstructured-inference) and its "
+        "layout model yolo_x_layout in the Hugging Face cache (HF_HOME), which this worker lacks; run the "
+        "ingest-pdf-gpu deployment on a gpu worker that has them, or set strategy='fast'"
+    )
+    try:
+        import unstructured_inference  # noqa: F401
+        from unstructured.partition.pdf import partition_pdf
+    except ImportError as exc:
+        raise HiResUnavailable(f"{hint} (missing: {exc.name})") from None
+    use_offline_sentence_model()
+    try:
+        elements = partition_pdf(
+            file=io.BytesIO(data), metadata_filename=filename, strategy="hi_res",
+            infer_table_structure=True, extract_image_block_types=["Image"],
+            extract_image_block_to_payload=True,
+        )
+    except OSError as exc:  # the hub lookup of the model, offline
+        raise HiResUnavailable(f"{hint} ({exc})") from None
+    import base64
+
+    images = [
+        (f"page-{e.metadata.page_number or 0:04d}-image-{i}.{(e.metadata.image_mime_type or 'image/png').split('/')[-1]}",
+         base64.b64decode(e.metadata.image_base64))
+        for i, e in enumerate(elements) if type(e).__name__ == "Image" and e.metadata.image_base64
+    ]
+    return PagesPartition(elements=elements, images=images)
+
+
+def chunk_elements(elements: list[Any]) -> list[PdfChunk]:
+    """Chunk by title with the spec's sizes; each chunk keeps the page it starts on."""
+    from unstructured.chunking.title import chunk_by_title
+
+    chunks = chunk_by_title(
+        elements, max_characters=CHUNK_MAX_CHARS, new_after_n_chars=CHUNK_NEW_AFTER_CHARS,
+        combine_text_under_n_chars=CHUNK_COMBINE_UNDER_CHARS,
+    )
+    return [
+        PdfChunk(position=i, text=chunk.text, page_number=chunk.metadata.page_number)
+        for i, chunk in enumerate(c for c in chunks if c.text.strip())
+    ]
+
+
+def element_kinds(elements: list[Any]) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for element in elements:
+        kinds[type(element).__name__] = kinds.get(type(element).__name__, 0) + 1
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
+
+
+class ImageCollector:
+    """Writes the embedded images of pdfminer layouts as files (JPEG/JPEG 2000 as stored, others as BMP)."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory()
+        self.found: list[tuple[str, bytes]] = []
+
+    def collect(self, item: Any, page: int) -> None:
+        from pdfminer.image import ImageWriter
+        from pdfminer.layout import LTContainer, LTImage
+
+        if isinstance(item, LTImage):
+            try:
+                name = ImageWriter(self._folder.name).export_image(item)
+            except Exception:  # a format pdfminer cannot write: skip that image, keep the text
+                return
+            self.found.append((f"page-{page:04d}-{name}", (Path(self._folder.name) / name).read_bytes()))
+        elif isinstance(item, LTContainer):
+            for child in item:
+                self.collect(child, page)
+
+    def close(self) -> None:
+        self._folder.cleanup()
+
+
+def table_files(elements: list[Any]) -> list[tuple[str, bytes]]:
+    """Tables found by hi_res (HTML of their structure); the fast strategy finds none."""
+    tables = [e for e in elements if type(e).__name__ == "Table"]
+    return [
+        (f"table-{i:04d}-page-{t.metadata.page_number or 0}.html",
+         (t.metadata.text_as_html or f"<pre>{t.text}</pre>").encode())
+        for i, t in enumerate(tables, start=1)
+    ]
+
+
+def chunk_id(source_id: int, position: int) -> str:
+    """Ids scoped by source: re-ingesting a source overwrites its own ids and nothing else."""
+    return f"source-{source_id}-{position}"
+
+
+def assets_prefix(job: SourceJob) -> str:
+    return f"{job.owner_user_id}/{job.source_id}"
+
+
+def short_error(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 2000 else text[:2000] + "…"
+
+
+# --- tasks -----------------------------------------------------------------------------------------
+
+
+@task(name="load-source", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+def load_source(collection_id: int, source_id: int) -> SourceJob:
+    """Read the source and its owner, and mark it ingesting."""
+    with load_profile().database.session() as session:
+        row = session.get(Source, source_id)
+        if row is None or row.collection_id != collection_id:
+            raise LookupError(f"no source {source_id} in collection {collection_id}: check both ids")
+        collection = session.get(Collection, collection_id)
+        owner = session.get(User, collection.owner_user_id)
+        row.status, row.error = "ingesting", None
+        return SourceJob(
+            source_id=source_id, collection_id=collection_id, owner_user_id=owner.id, owner_name=owner.name,
+            owner_email=owner.email, filename=row.filename, object_key=row.object_key,
+        )
+
+
+@task(name="download-pdf", retries=len(BACKOFF), retry_delay_seconds=BACKOFF, cache_policy=NO_CACHE)
+def download_pdf(job: SourceJob) -> bytes:
+    return load_profile().storage.get_bytes(job.object_key)
+
+
+@task(name="inspect-pdf", cache_policy=NO_CACHE)
+def inspect_pdf(data: bytes, job: SourceJob) -> int:
+    """The page count; PdfRejected (not retried) for empty, encrypted, corrupt or non-PDF files."""
+    return count_pages(data, job.source_id)
+
+
+@task(name="partition-pdf", task_run_name="partition-pdf-pages-{first}-{last}", cache_policy=NO_CACHE)
+def partition_pages(data: bytes, first: int, last: int, strategy: Strategy, job: SourceJob) -> PagesPartition:
+    """Elements of pages [first, last) (hi_res works on the whole document at once)."""
+    if strategy == "hi_res":
+        return partition_hi_res(data, job.filename, job.source_id)
+    return partition_fast(data, first, last, job.filename, job.source_id)
+
+
+@task(name="chunk-pdf", cache_policy=NO_CACHE)
+def chunk_pdf(elements: list[Any], job: SourceJob) -> list[PdfChunk]:
+    """Chunk by title; an empty result means the partition found no text, which is a failure."""
+    chunks = chunk_elements(elements)
+    if not chunks:
+        raise PdfRejected(
+            f"source {job.source_id}: no text found in the PDF (scanned images need strategy='hi_res' with OCR)"
+        )
+    return chunks
+
+
+@task(name="save-pdf-assets", retries=len(BACKOFF), retry_delay_seconds=BACKOFF, cache_policy=NO_CACHE)
+def save_assets(parts: list[PagesPartition], job: SourceJob) -> dict[str, int]:
+    """Images and tables under {user}/{source}/images|tables/; leftovers of an earlier ingestion removed."""
+    storage = load_profile().storage
+    saved: dict[str, int] = {}
+    images = [image for part in parts for image in part.images]
+    tables = table_files([element for part in parts for element in part.elements])
+    for kind, files in (("images", images), ("tables", tables)):
+        prefix = f"{assets_prefix(job)}/{kind}/"
+        keys = {prefix + name for name, _ in files}
+        for name, content in files:
+            storage.put_bytes(prefix + name, content)
+        for stale in set(storage.list_keys(prefix)) - keys:
+            storage.delete(stale)
+        saved[kind] = len(files)
+    return saved
+
+
+@task(name="embed-chunks", task_run_name="embed-chunks-{first}", cache_policy=NO_CACHE)
+def embed_chunks(chunks: list[PdfChunk], first: int) -> np.ndarray:
+    """One array, not lists of floats: Prefect walks list parameters item by item (seconds for 600k floats)."""
+    return np.asarray(load_profile().embedder.embed([chunk.text for chunk in chunks]), dtype=np.float32)
+
+
+@task(name="upsert-source-vectors", retries=len(BACKOFF), retry_delay_seconds=BACKOFF, cache_policy=NO_CACHE)
+def replace_source_vectors(job: SourceJob, chunks: list[PdfChunk], vectors: np.ndarray) -> str:
+    """Upsert this source's chunks, then drop its chunks beyond the new count, under the owner's lock."""
+    profile = load_profile()
+    store, model = profile.vector_store, profile.embedder.model_name
+    collection = collection_name(job.owner_user_id)
+    metadatas = [
+        {"source_id": job.source_id, "collection_id": job.collection_id, "position": c.position,
+         "page_number": c.page_number or 0, "filename": job.filename, "embedding_model": model}
+        for c in chunks
+    ]
+    with store.writing(collection):
+        store.upsert(collection, [chunk_id(job.source_id, c.position) for c in chunks], vectors.tolist(),
+                     [c.text for c in chunks], metadatas)
+        store.delete(collection, where={"$and": [{"source_id": job.source_id},
+                                                 {"position": {"$gte": len(chunks)}}]})
+    return collection
+
+
+@task(name="persist-vector-store", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+def persist_vector_store(job: SourceJob) -> str | None:
+    """Embedded store: a snapshot of its folder in object storage. A Chroma server persists itself."""
+    profile = load_profile()
+    snapshot = profile.vector_store.snapshot()
+    if snapshot is None:
+        return None
+    return profile.storage.put_bytes("vector-store/chroma-snapshot.tar.gz", snapshot)
+
+
+@task(name="mark-source-ingested", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+def mark_source_ingested(job: SourceJob) -> None:
+    with load_profile().database.session() as session:
+        row = session.get(Source, job.source_id)
+        row.status, row.error, row.ingested_at = "ingested", None, utcnow()
+        session.get(Collection, job.collection_id).updated_at = utcnow()
+
+
+@task(name="mark-source-failed", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+def mark_source_failed(source_id: int, error: str) -> None:
+    with load_profile().database.session() as session:
+        row = session.get(Source, source_id)
+        if row is not None:
+            row.status, row.error = "failed", error
+
+
+def outcome_message(job: SourceJob, outcome: PdfOutcome) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = formataddr((job.owner_name, job.owner_email))
+    message["Auto-Submitted"] = "auto-generated"
+    if outcome.status == "ingested":
+        message["Subject"] = f"{job.filename} is ready to search"
+        body = (f"Hello {job.owner_name},\n\n{job.filename} ({outcome.pages} pages) is now in your knowledge "
+                f"base: {outcome.chunks} passages can be searched.\n")
+    else:
+        message["Subject"] = f"{job.filename} could not be added"
+        body = f"Hello {job.owner_name},\n\n{job.filename} could not be added to your knowledge base:\n{outcome.error}\n"
+    message.set_content(body)
+    return message
+
+
+@task(name="email-owner", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+def email_owner(job: SourceJob, outcome: PdfOutcome) -> str:
+    return load_profile().mailer.send(outcome_message(job, outcome))
+
+
+@task(name="publish-pdf-report")
+def publish_pdf_report(outcome: PdfOutcome, seconds: float) -> None:
+    lines = [
+        f"# PDF ingestion of source {outcome.source_id}: {outcome.status}",
+        "",
+        "| | |", "|---|---|",
+        f"| strategy | {outcome.strategy} |",
+        f"| pages | {outcome.pages} |",
+        f"| elements | {outcome.elements} ({', '.join(f'{k} {v}' for k, v in outcome.element_kinds.items())}) |",
+        f"| chunks | {outcome.chunks} |",
+        f"| images / tables saved | {outcome.images} / {outcome.tables} |",
+        f"| embedding model | {outcome.embedding_model} |",
+        f"| vector store snapshot | {outcome.snapshot_uri or '—'} |",
+        f"| seconds | {seconds:.1f} |",
+    ]
+    if outcome.error:
+        lines += ["", f"**Error:** {outcome.error}"]
+    create_markdown_artifact("\n".join(lines), key=f"pdf-source-{outcome.source_id}",
+                             description=f"PDF ingestion of source {outcome.source_id}")
+    run_logger().info("source %s %s: %s chunks", outcome.source_id, outcome.status, outcome.chunks)
+
+
+def elapsed(start: dt.datetime) -> float:
+    return (utcnow() - start).total_seconds()

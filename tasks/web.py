@@ -1,0 +1,350 @@
+"""Fetching web pages safely (spec 4): SSRF guard, timeouts, size cap, robots.txt, same-site crawl.
+
+Every request goes to an IP address checked beforehand: the host is resolved once, each address is
+checked against the refused ranges (loopback, link-local, private, reserved, multicast, unspecified),
+and the connection is made to that address with the original Host header (and TLS server name), so a
+DNS answer that changes between the check and the connection (rebinding) cannot reach a refused address.
+Redirects are followed here, one hop at a time, with the same check on every hop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+import urllib.robotparser
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
+
+import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Links whose path ends like this are not pages: never fetched as HTML.
+NOT_HTML_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".ico", ".css", ".js", ".json", ".xml", ".zip",
+    ".gz", ".tar", ".mp3", ".mp4", ".avi", ".mov", ".woff", ".woff2", ".ttf", ".doc", ".docx", ".xls",
+    ".xlsx", ".ppt", ".pptx", ".csv", ".txt", ".exe", ".dmg",
+)
+REDIRECT_CODES = {301, 302, 303, 307, 308}
+
+
+class FetchSettings(BaseSettings):
+    """How the crawler fetches; operators set these per worker (environment, NIGHTSHIFT_FETCH_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="NIGHTSHIFT_FETCH_")
+
+    user_agent: str = "nightshift-crawler/1.0 (+https://github.com/nightshift; document ingestion)"
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(10.0, gt=0, description="Longest silence between two reads.")
+    total_timeout: float = Field(30.0, gt=0, description="Longest time for one response, trickling included.")
+    max_bytes: int = Field(10_000_000, gt=0, description="Larger responses are refused, not truncated.")
+    max_redirects: int = Field(5, ge=0)
+    # Comma-separated networks the SSRF guard lets through, e.g. "127.0.0.1/32,10.1.0.0/16".
+    # Empty in production; the demo and tests allow loopback for their own local server only.
+    allowed_networks: str = ""
+
+    def allowed(self) -> list[IPNetwork]:
+        return [ipaddress.ip_network(n.strip(), strict=False) for n in self.allowed_networks.split(",") if n.strip()]
+
+
+class FetchRefused(Exception):
+    """The URL must not be fetched (SSRF guard, scheme, robots.txt); retrying cannot help."""
+
+
+class FetchFailed(Exception):
+    """The server could not give a usable response (timeout, HTTP error, too large, redirect loop)."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable  # False when asking again gives the same answer (404, not HTML, empty)
+
+
+@dataclass
+class Response:
+    url: str  # after redirects
+    status: int
+    content_type: str
+    charset: str | None
+    body: bytes
+
+
+# --- SSRF guard --------------------------------------------------------------------------------------
+
+
+def refused_reason(address: IPAddress, allowed: list[IPNetwork]) -> str | None:
+    """Why the crawler must not connect to `address`, or None when it may."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in network for network in allowed):
+        return None
+    for label, flag in (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
+    ):
+        if flag:
+            return label
+    if not address.is_global:
+        return "not globally routable"
+    return None
+
+
+def resolve_checked(host: str, port: int, allowed: list[IPNetwork]) -> IPAddress:
+    """The first address of `host`, after checking every address it resolves to."""
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+        addresses: list[IPAddress] = [literal]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise FetchFailed(f"cannot resolve host {host!r}: {exc}") from None
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in addresses:
+        reason = refused_reason(address, allowed)
+        if reason is not None:
+            raise FetchRefused(
+                f"refused to fetch {host!r}: it resolves to {address}, a {reason} address "
+                f"(allow the network in NIGHTSHIFT_FETCH_ALLOWED_NETWORKS if this is intended)"
+            )
+    return addresses[0]
+
+
+# --- URLs --------------------------------------------------------------------------------------------
+
+
+def normalize_url(url: str) -> str:
+    """Without fragment, with a lowercase scheme and host, the default port dropped and a path."""
+    url, _ = urldefrag(url.strip())
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def site_of(url: str) -> tuple[str, int]:
+    """Host and port: two URLs are on the same site when these match (http and https alike)."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def is_pdf_link(url: str) -> bool:
+    return urlsplit(url).path.lower().endswith(".pdf")
+
+
+def crawlable_link(base: str, href: str, site: tuple[str, int]) -> str | None:
+    """The absolute, normalized URL of a link worth crawling on `site`, or None (other scheme or site)."""
+    href = href.strip()
+    if not href or href.startswith("#"):
+        return None
+    absolute = urljoin(base, href)
+    if urlsplit(absolute).scheme.lower() not in ("http", "https"):  # mailto:, javascript:, tel:, data:
+        return None
+    url = normalize_url(absolute)
+    return url if site_of(url) == site else None
+
+
+# --- fetching ----------------------------------------------------------------------------------------
+
+
+def _content_type(headers: httpx.Headers) -> tuple[str, str | None]:
+    value = headers.get("content-type", "")
+    media = value.split(";")[0].strip().lower()
+    charset = None
+    for param in value.split(";")[1:]:
+        key, _, raw = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = raw.strip().strip("\"'") or None
+    return media, charset
+
+
+class Fetcher:
+    """GET with the SSRF guard on every hop, bounded redirects, timeouts and a size cap."""
+
+    def __init__(self, settings: FetchSettings | None = None) -> None:
+        self.settings = settings or FetchSettings()
+        self._allowed = self.settings.allowed()
+        timeout = httpx.Timeout(
+            connect=self.settings.connect_timeout, read=self.settings.read_timeout,
+            write=self.settings.read_timeout, pool=self.settings.connect_timeout,
+        )
+        # Never trust proxy variables of the environment: the guard checks the address we connect to.
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Fetcher:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, url: str, accept: Callable[[str], bool] = lambda media: True) -> Response:
+        """Fetch `url`; raise FetchRefused, FetchFailed, or return the response (any status)."""
+        seen: set[str] = set()
+        current = normalize_url(url)
+        for _ in range(self.settings.max_redirects + 1):
+            if current in seen:
+                raise FetchFailed(f"redirect loop at {current}")
+            seen.add(current)
+            response, location = self._get_once(current, accept)
+            if location is None:
+                return response
+            current = normalize_url(urljoin(current, location))
+        raise FetchFailed(f"{url}: more than {self.settings.max_redirects} redirects")
+
+    def _get_once(self, url: str, accept: Callable[[str], bool]) -> tuple[Response, str | None]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchRefused(f"refused to fetch {url!r}: only http and https URLs with a host")
+        host, port = site_of(url)
+        address = resolve_checked(host, port, self._allowed)
+        # Connect to the checked address; Host header and TLS name keep the original host.
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        target = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        headers = {"Host": host_header, "User-Agent": self.settings.user_agent, "Accept": "text/html,*/*;q=0.5"}
+        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        try:
+            with self._client.stream("GET", target, headers=headers, extensions=extensions) as reply:
+                if reply.status_code in REDIRECT_CODES and "location" in reply.headers:
+                    return Response(url, reply.status_code, "", None, b""), reply.headers["location"]
+                media, charset = _content_type(reply.headers)
+                body = self._read_capped(url, reply) if reply.is_success and accept(media) else b""
+                return Response(url, reply.status_code, media, charset, body), None
+        except httpx.TimeoutException as exc:
+            raise FetchFailed(f"{url}: timed out ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise FetchFailed(f"{url}: {type(exc).__name__}: {exc}") from None
+
+    def _read_capped(self, url: str, reply: httpx.Response) -> bytes:
+        """The body, refused beyond max_bytes or total_timeout without reading the rest."""
+        cap = self.settings.max_bytes
+        declared = reply.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise FetchFailed(f"{url}: {int(declared):,} bytes, more than the {cap:,}-byte limit")
+        deadline = time.monotonic() + self.settings.total_timeout
+        chunks, size = [], 0
+        for chunk in reply.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise FetchFailed(f"{url}: more than the {cap:,}-byte limit; stopped reading")
+            if time.monotonic() > deadline:
+                raise FetchFailed(f"{url}: still sending after {self.settings.total_timeout:.0f} s; gave up")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+# --- robots.txt and the crawl -------------------------------------------------------------------------
+
+
+def load_robots(fetcher: Fetcher, start_url: str) -> urllib.robotparser.RobotFileParser:
+    """The site's robots.txt rules (none when it has none; everything disallowed on 401/403)."""
+    parts = urlsplit(start_url)
+    robots_url = urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
+    parser = urllib.robotparser.RobotFileParser(robots_url)
+    try:
+        response = fetcher.get(robots_url)
+    except (FetchFailed, FetchRefused):
+        parser.parse([])  # unreachable robots.txt: the pages themselves will fail the same way
+        return parser
+    if response.status in (401, 403):
+        parser.disallow_all = True
+    elif response.status >= 400:
+        parser.allow_all = True
+    else:
+        parser.parse(response.body.decode("utf-8", "replace").splitlines())
+    return parser
+
+
+@dataclass
+class FetchedPage:
+    url: str
+    charset: str | None
+    html: bytes
+
+
+@dataclass
+class Crawl:
+    """What a crawl did: pages fetched, links noted (PDFs) and URLs skipped with the reason."""
+
+    start_url: str
+    pages: list[str] = field(default_factory=list)
+    pdf_links: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def crawl(start_url: str, max_pages: int, handle_page: Callable[[FetchedPage], list[str]],
+          settings: FetchSettings | None = None) -> Crawl:
+    """Breadth-first over same-site links from `start_url`, up to `max_pages` HTML pages.
+
+    `handle_page` gets each page as it arrives (its HTML is not kept) and returns the page's links.
+    """
+    start = normalize_url(start_url)
+    result = Crawl(start_url=start)
+    site = site_of(start)
+    queue, queued = deque([start]), {start}
+    with Fetcher(settings) as fetcher:
+        robots = load_robots(fetcher, start)
+        user_agent = fetcher.settings.user_agent
+        while queue and len(result.pages) < max_pages:
+            url = queue.popleft()
+            if not robots.can_fetch(user_agent, url):
+                result.skipped.append((url, "disallowed by robots.txt"))
+                continue
+            page = _fetch_page(fetcher, url, result)
+            if page is None:
+                continue
+            if page.url in result.pages:  # a redirect to a page already crawled
+                result.skipped.append((url, f"same page as {page.url}"))
+                continue
+            queued.add(page.url)
+            result.pages.append(page.url)
+            for href in handle_page(page):
+                link = crawlable_link(page.url, href, site)
+                if link is None or link in queued:
+                    continue
+                queued.add(link)
+                if is_pdf_link(link):
+                    result.pdf_links.append(link)
+                elif urlsplit(link).path.lower().endswith(NOT_HTML_SUFFIXES):
+                    result.skipped.append((link, "not an HTML page"))
+                else:
+                    queue.append(link)
+    return result
+
+
+def _fetch_page(fetcher: Fetcher, url: str, result: Crawl) -> FetchedPage | None:
+    """One HTML page, or None with the reason recorded in `result`."""
+    try:
+        response = fetcher.get(url, accept=lambda media: media in HTML_TYPES or media == "")
+    except (FetchFailed, FetchRefused) as exc:
+        result.skipped.append((url, str(exc)))
+        return None
+    if response.status >= 400:
+        result.skipped.append((url, f"HTTP {response.status}"))
+        return None
+    if response.content_type == "application/pdf":
+        result.pdf_links.append(response.url)
+        return None
+    if response.content_type not in HTML_TYPES and response.content_type != "":
+        result.skipped.append((url, f"not HTML ({response.content_type})"))
+        return None
+    if site_of(response.url) != site_of(url):
+        result.skipped.append((url, f"redirected to another site ({response.url})"))
+        return None
+    return FetchedPage(url=response.url, charset=response.charset, html=response.body)

@@ -1,0 +1,80 @@
+"""Operations automations: created once by bootstrap, and the failure mail sent through the Mailer block."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from pathlib import Path
+
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.events.actions import ChangeFlowRunState, RunDeployment
+
+from blocks.profile import clear_profile_cache
+from deployments.automations import (
+    NOTIFY_AUTOMATION,
+    STUCK_PENDING_AUTOMATION,
+    ZOMBIE_AUTOMATION,
+    ensure_automations,
+    notify_automation,
+    notify_failed_run,
+)
+from deployments.bootstrap import bootstrap
+
+
+def _automations() -> dict[str, int]:
+    async def read() -> dict[str, int]:
+        async with get_client() as client:
+            names = [a.name for a in await client.read_automations()]
+        return {name: names.count(name) for name in names}
+
+    return asyncio.run(read())
+
+
+def test_bootstrap_creates_each_automation_once(prefect_api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bootstrap("automations-test", home=tmp_path)
+    bootstrap("automations-test", home=tmp_path)
+    assert asyncio.run(ensure_automations()) == []  # nothing left to create
+    counts = _automations()
+    assert counts[ZOMBIE_AUTOMATION] == 1 and counts[STUCK_PENDING_AUTOMATION] == 1
+    assert NOTIFY_AUTOMATION not in counts  # its deployment is not deployed in this test's server
+
+    async def read_zombie():  # type: ignore[no-untyped-def]
+        async with get_client() as client:
+            return (await client.read_automations_by_name(ZOMBIE_AUTOMATION))[0]
+
+    zombie = asyncio.run(read_zombie())
+    assert zombie.trigger.posture == "Proactive" and "prefect.flow-run.heartbeat" in zombie.trigger.after
+    assert zombie.trigger.within.total_seconds() == 90
+    [action] = zombie.actions
+    assert isinstance(action, ChangeFlowRunState) and action.state.value == "CRASHED"
+
+
+def test_notify_automation_runs_the_notifier_with_the_failed_run() -> None:
+    from uuid import uuid4
+
+    deployment_id = uuid4()
+    automation = notify_automation(deployment_id, "ops@example.com")
+    assert automation.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+    [action] = automation.actions
+    assert isinstance(action, RunDeployment) and action.deployment_id == deployment_id
+    assert action.parameters == {"flow_run_id": "{{ event.resource.id }}", "to": "ops@example.com"}
+
+
+@flow(name="always-fails", flow_run_name="always-fails-7")
+def always_fails() -> None:
+    raise RuntimeError("document 7 could not be fetched: HTTP 503")
+
+
+def test_notifier_mails_the_operators_about_a_failed_run(profile, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    state = always_fails(return_state=True)
+    assert state.is_failed()
+    message_id = notify_failed_run(f"prefect.flow-run.{state.state_details.flow_run_id}", to="ops@example.com")
+    outbox = Path(profile.mailer.folder)
+    [sent] = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in outbox.glob("*.eml")
+              if message_id.strip("<>") in p.read_text()]
+    assert sent["To"] == "ops@example.com" and sent["Subject"] == "[nightshift] Failed: always-fails-7"
+    body = sent.get_content()
+    assert "document 7 could not be fetched" in body and str(state.state_details.flow_run_id) in body
+    clear_profile_cache()

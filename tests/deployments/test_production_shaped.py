@@ -1,0 +1,42 @@
+"""Production-shaped run, small: Prefect on PostgreSQL + Redis, two workers, the Jobs API, a worker killed.
+
+The full 1,000-job version is bench/jobs_soak.py; this one submits a few dozen jobs through the same code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.jobs_soak import FINAL, soak
+from bench.prefect_stack import Stack
+
+JOBS = 12
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(420)
+def test_every_job_ends_none_is_lost_nothing_doubles(tmp_path: Path) -> None:
+    silence = {"NIGHTSHIFT_ZOMBIE_AFTER_SECONDS": "35", "NIGHTSHIFT_STUCK_PENDING_AFTER_SECONDS": "35"}
+    with Stack(tmp_path, workers=2, extra_env=silence, redis_db=8) as stack:
+        report = soak(stack, JOBS, kill_after=0.3, timeout=240)
+    print(report)
+    assert report["unique jobs"] == JOBS
+    assert report["idempotent repeats (same id)"] == report["idempotent repeats"] > 0
+    assert "worker killed after final jobs" in report
+    assert report["lost (not final or not listed)"] == 0
+    assert set(report["statuses"]) <= FINAL
+    # A crashed job resubmitted completes, unless it is one of the jobs meant to fail.
+    assert set(report.get("resubmitted statuses", {})) <= {"completed", "failed"}
+    assert report.get("resubmitted failed (other)", 0) == 0
+    assert report["failed (missing execution, on purpose)"] >= 1 and report["failed (other)"] == 0
+    assert report["duplicates"] == {name: 0 for name in report["duplicates"]}
+    per_execution = {k: v for k, v in report["todos per execution"].items() if k != "unmarked executions"}
+    assert len(per_execution) == 1 and next(iter(per_execution)) > 0, per_execution  # same todos, each once
+    assert report["todos per execution"]["unmarked executions"] == 0
+    assert report["operator mails"] >= report["failed (missing execution, on purpose)"]

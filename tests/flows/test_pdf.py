@@ -1,0 +1,255 @@
+"""PDF ingestion end to end against a real Prefect API: object storage → partition → Chroma → mail."""
+
+from __future__ import annotations
+
+import email
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from prefect.artifacts import Artifact
+from prefect.settings import PREFECT_API_URL
+
+from blocks.profile import clear_profile_cache, load_profile
+from blocks.vectorstore import collection_name
+from conftest import SHARED_DATA
+from deployments.bootstrap import embedded_profile, save_profile
+from flows.pdf import ingest_pdf
+from store.models import Source, User
+from store.pdf_sources import ensure_collection, ensure_source, source_object_key
+from tasks.pdf import chunk_id
+
+REPO = Path(__file__).resolve().parents[2]
+PDF = SHARED_DATA / "pdf"
+
+
+@pytest.fixture(autouse=True)
+def _empty_vector_store(request: pytest.FixtureRequest) -> None:
+    """Databases restart their ids for every test; the vector store of a profile is emptied to match."""
+    for name in ("profile", "s3_profile"):
+        if name in request.fixturenames:
+            store = request.getfixturevalue(name).vector_store
+            for collection in store.collections():
+                store.drop(collection)
+
+
+def _owner(profile, email_address: str = "ada@example.com") -> int:  # type: ignore[no-untyped-def]
+    with profile.database.session() as session:
+        user = User(name="Ada", email=email_address, timezone="Europe/Paris")
+        session.add(user)
+        session.flush()
+        return user.id
+
+
+def _upload(profile, owner: int, filename: str, data: bytes, collection: str = "papers") -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with profile.database.session() as session:
+        collection_id = ensure_collection(session, owner, collection)
+        key = source_object_key(owner, collection_id, filename)
+        profile.storage.put_bytes(key, data)
+        return collection_id, ensure_source(session, collection_id, filename, key)
+
+
+def _source(profile, source_id: int) -> Source:  # type: ignore[no-untyped-def]
+    with profile.database.session() as session:
+        return session.get(Source, source_id)
+
+
+def _mails(profile) -> list[email.message.Message]:  # type: ignore[no-untyped-def]
+    outbox = Path(profile.mailer.folder)
+    return [email.message_from_bytes(p.read_bytes()) for p in sorted(outbox.glob("*.eml"))] if outbox.is_dir() else []
+
+
+def _source_ids(profile, owner: int, source_id: int) -> list[str]:  # type: ignore[no-untyped-def]
+    store = profile.vector_store
+    n = store.count(collection_name(owner), where={"source_id": source_id})
+    return sorted(h.id for h in store.query(collection_name(owner), [1.0] + [0.0] * 383, k=max(n, 1),
+                                           where={"source_id": source_id})) if n else []
+
+
+def test_ingests_a_real_pdf_into_the_owners_collection(profile) -> None:  # type: ignore[no-untyped-def]
+    owner = _owner(profile)
+    collection_id, source_id = _upload(profile, owner, "paper.pdf", (PDF / "layout-parser-paper-fast.pdf").read_bytes())
+    state = ingest_pdf(collection_id, source_id, return_state=True)
+    outcome = state.result()
+
+    assert outcome.status == "ingested" and outcome.pages == 2 and outcome.chunks >= 5
+    assert outcome.element_kinds.get("NarrativeText", 0) > 0 and outcome.element_kinds.get("Title", 0) > 0
+    source = _source(profile, source_id)
+    assert source.status == "ingested" and source.error is None and source.ingested_at is not None
+
+    store, collection = profile.vector_store, collection_name(owner)
+    assert store.count(collection, where={"source_id": source_id}) == outcome.chunks
+    assert _source_ids(profile, owner, source_id) == sorted(chunk_id(source_id, i) for i in range(outcome.chunks))
+    [query] = profile.embedder.embed(["a toolkit for document image analysis with deep learning"])
+    hits = store.query(collection, query, k=3)
+    assert hits[0].metadata["source_id"] == source_id and "layout" in " ".join(h.document for h in hits).lower()
+    assert hits[0].metadata["embedding_model"] == profile.embedder.model_name
+    assert all(len(h.document) <= 512 for h in hits)
+
+    assert outcome.snapshot_uri and profile.storage.exists("vector-store/chroma-snapshot.tar.gz")
+    [mail] = [m for m in _mails(profile) if "paper.pdf" in m["Subject"]]
+    assert mail["To"] == "Ada <ada@example.com>" and "ready" in mail["Subject"]
+    report = str(Artifact.get(f"pdf-source-{source_id}").data)
+    assert "ingested" in report and f"| chunks | {outcome.chunks} |" in report
+    flow_run = state.state_details.flow_run_id
+    assert flow_run is not None
+    progress = Artifact.get(f"pdf-source-{source_id}-progress")
+    assert progress is not None and float(progress.data) == 100.0
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_reingest_replaces_vectors_and_assets(profile) -> None:  # type: ignore[no-untyped-def]
+    owner = _owner(profile)
+    images = (PDF / "embedded-images-tables.pdf").read_bytes()
+    collection_id, source_id = _upload(profile, owner, "doc.pdf", (PDF / "layout-parser-paper-fast.pdf").read_bytes())
+    first = ingest_pdf(collection_id, source_id)
+    _, other_source = _upload(profile, owner, "other.pdf", images)
+    other = ingest_pdf(collection_id, other_source)
+    assert other.images >= 1
+    assert profile.storage.list_keys(f"{owner}/{other_source}/images/")
+
+    ingest_pdf(collection_id, source_id)  # the same file again: nothing doubles
+    collection = collection_name(owner)
+    assert profile.vector_store.count(collection) == first.chunks + other.chunks
+
+    # The upload is replaced by a shorter document: the extra old chunks go.
+    key = _source(profile, source_id).object_key
+    profile.storage.put_bytes(key, images)
+    replaced = ingest_pdf(collection_id, source_id)
+    assert replaced.chunks < first.chunks
+    assert _source_ids(profile, owner, source_id) == sorted(chunk_id(source_id, i) for i in range(replaced.chunks))
+    assert profile.vector_store.count(collection) == replaced.chunks + other.chunks
+
+
+def _truncated_pdf() -> bytes:
+    return (PDF / "layout-parser-paper-fast.pdf").read_bytes()[:1500]
+
+
+@pytest.mark.parametrize("profile", ["postgres"], indirect=True)
+@pytest.mark.parametrize("name, data, expected", [
+    ("password.pdf", (PDF / "password.pdf").read_bytes(), "encrypted"),
+    ("truncated.pdf", _truncated_pdf(), "corrupt"),
+    ("empty.pdf", b"", "empty"),
+    ("page.pdf", (SHARED_DATA / "html" / "ideas-page.html").read_bytes(), "not a PDF"),
+])
+def test_bad_input_fails_the_source_with_a_readable_error(profile, name: str, data: bytes, expected: str) -> None:  # type: ignore[no-untyped-def]
+    owner = _owner(profile)
+    collection_id, source_id = _upload(profile, owner, name, data)
+    state = ingest_pdf(collection_id, source_id, return_state=True)
+    assert state.is_failed()
+    source = _source(profile, source_id)
+    assert source.status == "failed" and expected in source.error and f"source {source_id}" in source.error
+    assert source.ingested_at is None
+    assert profile.vector_store.count(collection_name(owner), where={"source_id": source_id}) == 0
+    assert not profile.storage.list_keys(f"{owner}/{source_id}/")
+    [mail] = [m for m in _mails(profile) if name in m["Subject"]]
+    assert "could not be added" in mail["Subject"] and expected in mail.get_payload()
+    assert "failed" in str(Artifact.get(f"pdf-source-{source_id}").data)
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_broken_structure_is_recovered_not_hung(profile) -> None:  # type: ignore[no-untyped-def]
+    """pdfium repairs the broken cross-reference table; the text comes through (the data README allows it)."""
+    owner = _owner(profile)
+    collection_id, source_id = _upload(profile, owner, "broken.pdf",
+                                       (PDF / "invalid-pdf-structure-pdfminer-one-page.pdf").read_bytes())
+    outcome = ingest_pdf(collection_id, source_id)
+    assert outcome.status == "ingested" and outcome.chunks > 0
+    assert _source(profile, source_id).status == "ingested"
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_hi_res_without_its_models_fails_clearly_and_does_not_fall_back(profile) -> None:  # type: ignore[no-untyped-def]
+    owner = _owner(profile)
+    collection_id, source_id = _upload(profile, owner, "paper.pdf", (PDF / "layout-parser-paper-fast.pdf").read_bytes())
+    state = ingest_pdf(collection_id, source_id, strategy="hi_res", return_state=True)
+    assert state.is_failed()
+    error = _source(profile, source_id).error
+    assert "strategy='hi_res'" in error and "strategy='fast'" in error and "yolo_x_layout" in error
+    assert profile.vector_store.count(collection_name(owner)) == 0
+
+
+_RUN_ONE = """
+import sys
+from flows.pdf import ingest_pdf
+outcome = ingest_pdf(int(sys.argv[1]), int(sys.argv[2]))
+print("CHUNKS", outcome.chunks)
+"""
+
+
+@pytest.mark.parametrize("profile", ["postgres"], indirect=True)
+def test_two_ingestions_for_one_owner_at_once_leave_a_consistent_store(profile, test_profiles) -> None:  # type: ignore[no-untyped-def]
+    """Worker processes (as the process worker runs them) and this process write one owner's collection at once."""
+    owner = _owner(profile)
+    sources = [_upload(profile, owner, f"{n}.pdf", (PDF / n).read_bytes())
+               for n in ("layout-parser-paper-fast.pdf", "multi-column.pdf")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "NIGHTSHIFT_PROFILE": test_profiles["postgres"]}
+    # Another process ingests each source while this one ingests the first again: the same ids
+    # written concurrently, and two sources of one collection at once.
+    processes = [subprocess.Popen([sys.executable, "-c", _RUN_ONE, str(c), str(s)], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c, s in sources]
+    here = ingest_pdf(*sources[0])
+    results = [p.communicate(timeout=240) for p in processes]
+    assert all(p.returncode == 0 for p in processes), [err[-2000:] for _, err in results]
+    chunks = [int(out.split("CHUNKS")[-1]) for out, _ in results]
+    assert chunks[0] == here.chunks
+    collection = collection_name(owner)
+    assert profile.vector_store.count(collection) == chunks[0] + chunks[1]
+    for (_, source_id), n in zip(sources, chunks):
+        assert _source_ids(profile, owner, source_id) == sorted(chunk_id(source_id, i) for i in range(n))
+        assert _source(profile, source_id).status == "ingested"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def s3_profile(prefect_api: None, database_urls: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The embedded profile with its object storage on S3 (moto in server mode on loopback)."""
+    from moto.server import ThreadedMotoServer
+    from prefect_aws import AwsCredentials, S3Bucket
+    from prefect_aws.client_parameters import AwsClientParameters
+
+    from blocks.storage import S3ObjectStorage
+    from conftest import clean_database
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(Bucket="nightshift")
+    credentials = AwsCredentials(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                 region_name="us-east-1",
+                                 aws_client_parameters=AwsClientParameters(endpoint_url=endpoint))
+    profile = embedded_profile(tmp_path, database_url=database_urls["sqlite"])
+    profile.storage = S3ObjectStorage(bucket=S3Bucket(bucket_name="nightshift", bucket_folder="objects",
+                                                      credentials=credentials))
+    save_profile(profile, "test-s3", overwrite=True)
+    clean_database(database_urls["sqlite"])
+    monkeypatch.setenv("NIGHTSHIFT_PROFILE", "test-s3")
+    clear_profile_cache()
+    try:
+        yield load_profile()
+    finally:
+        clear_profile_cache()
+        server.stop()
+
+
+def test_ingestion_through_s3_object_storage(s3_profile) -> None:  # type: ignore[no-untyped-def]
+    owner = _owner(s3_profile)
+    collection_id, source_id = _upload(s3_profile, owner, "images.pdf", (PDF / "embedded-images-tables.pdf").read_bytes())
+    outcome = ingest_pdf(collection_id, source_id)
+    assert outcome.status == "ingested" and outcome.images >= 1
+    assert outcome.snapshot_uri == "s3://nightshift/objects/vector-store/chroma-snapshot.tar.gz"
+    keys = s3_profile.storage.list_keys(f"{owner}/{source_id}/images/")
+    assert keys and s3_profile.storage.get_bytes(keys[0])
+    assert s3_profile.vector_store.count(collection_name(owner), where={"source_id": source_id}) == outcome.chunks

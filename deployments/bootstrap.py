@@ -11,6 +11,7 @@ import json
 import logging
 from pathlib import Path
 
+from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
@@ -60,17 +61,33 @@ def embedded_profile(home: Path, database_url: str | None = None) -> NightshiftP
     )
 
 
+def _existing_parts(name: str) -> dict[str, Block] | None:
+    """The parts an existing profile document names, each loaded as its own type (None: no such profile)."""
+    try:
+        with get_client(sync_client=True) as client:
+            document = client.read_block_document_by_name(name, NightshiftProfile.get_block_type_slug())
+    except ObjectNotFound:
+        return None
+    return {
+        role: Block.load_from_ref(reference["block_document"]["id"])
+        for role, reference in (document.block_document_references or {}).items()
+        if role in NightshiftProfile.model_fields
+    }
+
+
 def save_profile(profile: NightshiftProfile, name: str, overwrite: bool = False) -> NightshiftProfile:
-    """Save each part under `name` (editable on its own in the UI), then the profile naming them."""
-    if not overwrite:
-        try:
-            return NightshiftProfile.load(name)
-        except ValueError:
-            pass
-    for part in (profile.database, profile.storage, profile.mailer, profile.llm, profile.embedder,
-                 profile.vector_store):
-        part.save(name, overwrite=True)
-    profile.save(name, overwrite=True)
+    """Save each part under `name` (editable on its own in the UI), then the profile naming them.
+
+    Without `overwrite`, an existing profile keeps its parts as operators left them; a role it does
+    not have yet (a profile made by an older nightshift) gets the part from `profile`.
+    """
+    existing = {} if overwrite else (_existing_parts(name) or {})
+    parts = {role: existing.get(role) or getattr(profile, role) for role in NightshiftProfile.model_fields}
+    if existing.keys() != parts.keys():
+        for role, part in parts.items():
+            if role not in existing:
+                part.save(name, overwrite=True)
+        NightshiftProfile(**parts).save(name, overwrite=True)
     clear_profile_cache()
     return NightshiftProfile.load(name)
 

@@ -24,7 +24,7 @@ CONVERSATION = [
     ("user", "Thanks. I also need to ask Marc for the churn figures before our call next Tuesday."),
     ("assistant", "Next step for you: send the revised deck to Claire at Northwind Ventures next Tuesday. "
                   "Remember to book the rehearsal with your co-founder on the 3rd."),
-    ("user", "Perfect, that's the plan."),
+    ("user", "Perfect, that's the plan. I'll send Marc the updated cap table today."),
 ]
 
 PRODUCED_TEXT = (

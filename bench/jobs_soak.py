@@ -144,9 +144,10 @@ def soak(stack: Stack, n_jobs: int, kill_after: float = 0.3, timeout: float = 18
             again = wait_final(client, resubmitted, timeout)
             report["crashed jobs resubmitted"] = len(resubmitted)
             report["resubmitted statuses"] = dict(Counter(again[i]["status"] for i in resubmitted))
-            report["resubmitted failed (other)"] = sum(
-                again[i]["status"] == "failed" and again[i]["params"].get("task_execution_id", 0) <= MISSING_EXECUTION
-                for i in resubmitted)
+            failed_again = [i for i in resubmitted if again[i]["status"] == "failed"]
+            report["resubmitted failed (on purpose)"] = sum(
+                again[i]["params"].get("task_execution_id", 0) > MISSING_EXECUTION for i in failed_again)
+            report["resubmitted failed (other)"] = len(failed_again) - report["resubmitted failed (on purpose)"]
         report["seconds to all final"] = round(time.monotonic() - started, 1)
         final = list_jobs(client)
         report["lost (not final or not listed)"] = sum(1 for i in ids | resubmitted

@@ -280,6 +280,9 @@ class RecommenderVersion(Base):
     dim: Mapped[int] = mapped_column(Integer)
     n_items: Mapped[int] = mapped_column(Integer)
     n_sentences: Mapped[int] = mapped_column(Integer)
+    # The Annoy parameters that met the recall target: the next build of a similar corpus starts there.
+    n_trees: Mapped[int | None] = mapped_column(Integer)
+    search_k: Mapped[int | None] = mapped_column(Integer)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 

@@ -65,6 +65,22 @@ def stored_embeddings(session: Session, model_name: str, hashes: Iterable[str]) 
     return found
 
 
+def embedded_hashes(session: Session, model_name: str, hashes: Iterable[str]) -> set[str]:
+    """The content hashes, among `hashes`, already embedded with `model_name` (no vectors read)."""
+    hashes = list(hashes)
+    found: set[str] = set()
+    for start in range(0, len(hashes), IN_CHUNK):
+        found.update(
+            session.scalars(
+                select(SentenceEmbedding.content_hash).where(
+                    SentenceEmbedding.model_name == model_name,
+                    SentenceEmbedding.content_hash.in_(hashes[start : start + IN_CHUNK]),
+                )
+            )
+        )
+    return found
+
+
 def save_embeddings(
     session: Session, model_name: str, dim: int, vectors: dict[str, bytes], now: dt.datetime
 ) -> None:

@@ -204,17 +204,27 @@ def tune_index(
     max_trees: int = 200,
     queries: int = 200,
     seed: int = 42,
+    hint: tuple[int, int] | None = None,
 ) -> tuple[AnnoyIndex, IndexChoice]:
-    """The cheapest (trees, search_k) whose measured recall@k reaches min_recall; more trees if none does."""
+    """The cheapest (trees, search_k) whose measured recall@k reaches min_recall; more trees if none does.
+
+    `hint` is the (trees, search_k) that met the target on the previous build: on a corpus that changed
+    little it still does, so it is measured first and, when it holds, the search stops there. The recall
+    is measured either way; a hint that falls short continues the usual search from its trees.
+    """
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(vectors), size=min(queries, len(vectors)), replace=False)
     k = min(k, len(vectors) - 1)
     kth = exact_kth(vectors, sample, k) if k > 0 else None  # once: the same truth for every candidate
     tried: list[tuple[int, int, float]] = []
+    if hint is not None:
+        n_trees = min(max(hint[0], 1), max_trees)
     while True:
         index = build_annoy(vectors, n_trees, seed)
-        for factor in (1, 2, 5, 10, 20, 50):
-            search_k = factor * n_trees * k
+        candidates = [factor * n_trees * k for factor in (1, 2, 5, 10, 20, 50)]
+        if hint is not None and n_trees == hint[0]:
+            candidates = [hint[1]] + [c for c in candidates if c > hint[1]]
+        for search_k in candidates:
             recall = recall_at_k(index, vectors, sample, k, search_k, kth) if k > 0 else 1.0
             tried.append((n_trees, search_k, recall))
             if recall >= min_recall:
@@ -513,7 +523,7 @@ def find_missing_embeddings(corpus: SentenceCorpus) -> list[str]:
     """Hashes of the sentences not embedded yet with the profile's model."""
     profile = load_profile()
     with profile.database.session() as session:
-        stored = queries.stored_embeddings(session, profile.embedder.model_name, corpus.texts)
+        stored = queries.embedded_hashes(session, profile.embedder.model_name, corpus.texts)
     return [h for h in corpus.texts if h not in stored]
 
 
@@ -568,6 +578,17 @@ def load_sentence_vectors(corpus: SentenceCorpus) -> np.ndarray:
     return np.stack([by_hash[h] for h in corpus.hashes])
 
 
+def previous_choice(model_name: str, dim: int) -> tuple[int, int] | None:
+    """(trees, search_k) of the current version, when it indexed the same model's vectors."""
+    with load_profile().database.session() as session:
+        current = queries.current_version_row(session)
+        if current is None or current.model_name != model_name or current.dim != dim:
+            return None
+        if current.n_trees is None or current.search_k is None:
+            return None
+        return current.n_trees, current.search_k
+
+
 @dataclass
 class BuiltPackage:
     folder: str
@@ -581,7 +602,8 @@ def build_index(
 ) -> BuiltPackage:
     """An angular Annoy index whose trees and search_k reach min_recall@k against exact search."""
     started = time.perf_counter()
-    index, choice = tune_index(vectors, k=k, min_recall=min_recall)
+    model = load_profile().embedder.model_name
+    index, choice = tune_index(vectors, k=k, min_recall=min_recall, hint=previous_choice(model, vectors.shape[1]))
     folder = Path(tempfile.mkdtemp(prefix="nightshift-recommender-build-"))
     atexit.register(shutil.rmtree, folder, True)  # publishing removes it; a failed build leaves nothing either
     index.save(str(folder / "index.ann"))
@@ -593,7 +615,7 @@ def build_index(
     files = {name: sha256_file(folder / name) for name in FILES}
     manifest = {
         "format": FORMAT,
-        "model": load_profile().embedder.model_name,
+        "model": model,
         "dim": int(vectors.shape[1]),
         "metric": "angular",
         "publications": len(publications),
@@ -657,6 +679,8 @@ def make_current(published: PublishedPackage, manifest: dict[str, Any]) -> int:
                 "dim": manifest["dim"],
                 "n_items": manifest["publications"],
                 "n_sentences": manifest["sentences"],
+                "n_trees": manifest["n_trees"],
+                "search_k": manifest["search_k"],
                 "created_at": dt.datetime.fromisoformat(manifest["created_at"]),
             },
         )

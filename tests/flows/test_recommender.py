@@ -132,6 +132,13 @@ def test_rebuild_reuses_embeddings_of_unchanged_sentences(profile) -> None:  # t
     assert [current for _, current, _ in _versions(profile)] == [False, True]
     with profile.database.session() as session:
         stored = session.scalar(select(func.count()).select_from(SentenceEmbedding))
+        # Each version records the Annoy parameters it met the target with; the rebuild started there.
+        parameters = session.execute(
+            select(RecommenderVersion.n_trees, RecommenderVersion.search_k).order_by(RecommenderVersion.id)
+        ).all()
+    assert parameters[0] == (first.figures["n_trees"], first.figures["search_k"])
+    assert parameters[1] == (second.figures["n_trees"], second.figures["search_k"]) == parameters[0]
+    assert second.figures["recall"] >= 0.95
     assert stored == first.figures["distinct_sentences"] + 3  # old vectors stay for later reuse
     hits = recommend(text="ships in the harbour during a storm and the price of salt", k=1)
     assert hits.version_id == second.version_id and hits.items[0].publication_id == ids[0]

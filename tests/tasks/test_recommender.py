@@ -85,6 +85,19 @@ def test_tuned_index_reaches_recall_against_exact_search(real_corpus) -> None:  
         tune_index(vectors, k=10, min_recall=1.01, n_trees=2, max_trees=4)
 
 
+def test_tuning_starts_from_the_previous_choice_and_still_measures(real_corpus) -> None:  # type: ignore[no-untyped-def]
+    _, vectors = real_corpus
+    _, first = tune_index(vectors, k=10, min_recall=0.95)
+    # The previous build's choice still holds: one measurement, the same parameters.
+    _, again = tune_index(vectors, k=10, min_recall=0.95, hint=(first.n_trees, first.search_k))
+    assert (again.n_trees, again.search_k) == (first.n_trees, first.search_k)
+    assert len(again.tried) == 1 and again.recall >= 0.95
+    # A hint that no longer reaches the target is measured, found short, and the search goes on from it.
+    _, weak = tune_index(vectors, k=10, min_recall=0.95, hint=(2, 1))
+    assert weak.tried[0][:2] == (2, 1) and weak.tried[0][2] < 0.95
+    assert weak.recall >= 0.95 and len(weak.tried) > 1
+
+
 def _package(folder: Path, vectors: np.ndarray, publication_ids: list[int]) -> bytes:
     index, choice = tune_index(vectors, k=5, min_recall=0.95, n_trees=10)
     index.save(str(folder / "index.ann"))

@@ -129,8 +129,9 @@ class Stack:
                    self.env())
         self.wait_http(f"{self.api}/health", "api", timeout=60)
 
-    def start_worker(self, i: int, pool: str = "cpu", limit: int = 3) -> None:
-        self.spawn(f"worker-{i}", [PYTHON, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process",
+    def start_worker(self, i: int, pool: str = "cpu", limit: int = 3, fork_server: bool = True) -> None:
+        options = [] if fork_server else ["--no-fork-server"]
+        self.spawn(f"worker-{i}", [PYTHON, "-m", "deployments.cli", "worker", "--pool", pool, *options,
                                    "--name", f"stack-{pool}-{i}", "--limit", str(limit)],
                    self.worker_environment())
 

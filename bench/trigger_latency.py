@@ -1,4 +1,4 @@
-"""Trigger latency: POST /jobs → Running and → Completed for a trivial job, default vs tuned worker.
+"""Trigger latency: POST /jobs → Running and → Completed for a trivial job, default vs tuned workers.
 
 One process worker at a time on the production-shaped stack (bench/prefect_stack.py). Jobs are
 extract-todos on an execution already extracted (one short database read), submitted
@@ -6,7 +6,7 @@ one at a time; latencies come from the server's timestamps (created → start_ti
 
     .venv/bin/python bench/trigger_latency.py --runs 50
 
-Goal: median ≤ 2 s to Running with the tuned worker.
+Goal: median ≤ 2 s to Running with the tuned worker (polling 1 s + fork server).
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 from bench.prefect_stack import Stack
 
 CONFIGS = {
-    # Prefect's defaults: the worker asks for new runs every 10 s.
-    "default": {"PREFECT_WORKER_QUERY_SECONDS": "10", "PREFECT_WORKER_PREFETCH_SECONDS": "10"},
-    # What local.sh and infra/ use is 2 s; this bench's tuned setting is 1 s.
-    "tuned": {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "10"},
+    # Prefect's defaults: the worker asks for new runs every 10 s; each run starts a new interpreter.
+    "default": ({"PREFECT_WORKER_QUERY_SECONDS": "10", "PREFECT_WORKER_PREFETCH_SECONDS": "10"}, False),
+    # Polling every second (one cheap query per worker and second), still a new interpreter per run.
+    "polling 1 s": ({"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "10"}, False),
+    # Polling every second and runs forked from the worker's fork server (`nightshift worker`).
+    "polling 1 s + fork server": ({"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "10"},
+                                  True),
 }
 
 
@@ -71,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between one job's end and the next")
+    parser.add_argument("--only", action="append", choices=list(CONFIGS), help="measure only these settings")
     args = parser.parse_args()
     from factories import make_execution
 
@@ -80,15 +84,18 @@ def main() -> None:
             execution = make_execution(stack.app_url)
             with stack.client() as client:  # extract once: every measured job is then a short read
                 first = client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": execution}})
-            stack.worker_env = CONFIGS["tuned"]
+            stack.worker_env = CONFIGS["polling 1 s + fork server"][0]
             stack.start_worker(0)
             _wait_completed(stack, first.json()["id"])
             stack.kill("worker-0")
-            for i, (name, env) in enumerate(CONFIGS.items(), start=1):
+            for i, (name, (env, fork_server)) in enumerate(CONFIGS.items(), start=1):
+                if args.only and name not in args.only:
+                    continue
                 stack.worker_env = env
-                stack.start_worker(i)
+                stack.start_worker(i, fork_server=fork_server)
                 time.sleep(12)  # the worker is up and has polled once
-                results[name] = measure(stack, execution, args.runs, args.pause) | {"worker_env": env}
+                results[name] = measure(stack, execution, args.runs, args.pause) | {"worker_env": env,
+                                                                                      "fork_server": fork_server}
                 stack.kill(f"worker-{i}")
                 print(name, json.dumps(results[name]), flush=True)
     print(json.dumps(results, indent=2))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect_aws import AwsCredentials, MinIOCredentials, S3Bucket
 
@@ -98,13 +98,20 @@ def base_job_template(pool: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-async def ensure_work_pools() -> list[str]:
-    """Create the "cpu" and "gpu" process work pools when missing; return the names created."""
+async def ensure_work_pools(overwrite: bool = False) -> list[str]:
+    """Create the "cpu" and "gpu" process work pools when missing; return the names created.
+
+    An existing pool keeps its base job template (an operator may have edited it) unless `overwrite`
+    resets it to the shipped one.
+    """
     created = []
     async with get_client() as client:
         for name, description in WORK_POOLS.items():
             try:
-                await client.read_work_pool(name)
+                pool = await client.read_work_pool(name)
+                shipped = base_job_template(name)
+                if overwrite and shipped and pool.base_job_template != shipped:
+                    await client.update_work_pool(name, WorkPoolUpdate(base_job_template=shipped))
             except ObjectNotFound:
                 try:
                     await client.create_work_pool(
@@ -148,7 +155,7 @@ def bootstrap(
     register_block_types()
     saved = save_profile(embedded_profile(home or settings.home, database_url), name, overwrite)
     saved.database.migrate()
-    created = run_coro_as_sync(ensure_work_pools())
+    created = run_coro_as_sync(ensure_work_pools(overwrite))
     logger.info("profile %r ready; work pools created: %s", name, created or "none (already there)")
     queues = run_coro_as_sync(ensure_work_queues())
     automations = run_coro_as_sync(ensure_automations())

@@ -69,6 +69,37 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _worker(args: argparse.Namespace, extra: list[str]) -> int:
+    """A Prefect process worker with a fork server beside it (see deployments/forkserver.py)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, "--type", "process", *extra]
+    # The pools' command is `python -m deployments.launch`: "python" must be this interpreter.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    if args.no_fork_server:
+        os.execv(command[0], command)
+    folder = Path(tempfile.mkdtemp(prefix="nightshift-fork-"))  # a short path: sockets allow ~100 bytes
+    socket_path = folder / "sock"
+    server = subprocess.Popen([sys.executable, "-m", "deployments.forkserver", "--socket", str(socket_path)])
+    deadline = time.monotonic() + args.fork_server_timeout
+    while not socket_path.exists() and server.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if socket_path.exists():
+        os.environ["NIGHTSHIFT_FORKSERVER"] = str(socket_path)
+        print(f"fork server ready (pid {server.pid}): flow runs start without a new interpreter", flush=True)
+    else:
+        server.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+        print("fork server did not start (see above): flow runs start in new interpreters", flush=True)
+    # The worker takes this process's place; the fork server stops when its parent (the worker) exits.
+    os.execv(command[0], command)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nightshift").setLevel(logging.INFO)
@@ -79,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--profile", help="profile name (default: NIGHTSHIFT_PROFILE or 'local')")
     boot.add_argument("--home", help="data folder of the embedded default (default: NIGHTSHIFT_HOME)")
     boot.add_argument("--database-url", help="use this database instead of the embedded SQLite file")
-    boot.add_argument("--overwrite", action="store_true", help="replace existing block documents")
+    boot.add_argument("--overwrite", action="store_true",
+                      help="replace existing block documents and reset the pools' job templates")
     boot.set_defaults(handler=_bootstrap)
 
     demo = commands.add_parser("demo", help="load demo data and run extract-todos on it through the API")
@@ -87,7 +119,21 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--timeout", type=float, default=300, help="seconds to wait for the run")
     demo.set_defaults(handler=_demo)
 
-    args = parser.parse_args(argv)
+    worker = commands.add_parser(
+        "worker", help="start a Prefect process worker whose flow runs fork from a preloaded process",
+        description="Arguments after the options go to `prefect worker start` (e.g. --name, --limit).",
+    )
+    worker.add_argument("--pool", default="cpu", help="work pool (default: cpu)")
+    worker.add_argument("--no-fork-server", action="store_true",
+                        help="start each flow run in a new interpreter (Prefect's default)")
+    worker.add_argument("--fork-server-timeout", type=float, default=60, help="seconds to wait for the preload")
+    worker.set_defaults(handler=_worker)
+
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "worker":
+        return _worker(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args.handler(args)
 
 

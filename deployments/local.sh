@@ -69,7 +69,7 @@ case "${1:-demo}" in
     prefect --no-prompt deploy --all >"$RUN/deploy.log" 2>&1 || { cat "$RUN/deploy.log" >&2; exit 1; }
     echo "deployments: created from prefect.yaml (log $RUN/deploy.log)"
     nightshift bootstrap >/dev/null  # again, now that notify-failed-run exists: its automation
-    start worker-cpu prefect worker start --pool cpu --type process --name "local-cpu-$(hostname)"
+    start worker-cpu nightshift worker --pool cpu --name "local-cpu-$(hostname)"
     start jobs-api python -m deployments.api --host 127.0.0.1 --port "$API_PORT"
     for _ in $(seq 60); do
       curl -fsS "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break

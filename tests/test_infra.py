@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -89,7 +90,7 @@ def _worker_services() -> dict[str, dict]:
     workers = {}
     for svc in SERVICES.values():
         command = svc.get("command") or []
-        if command[:3] == ["prefect", "worker", "start"]:
+        if command[:2] == ["nightshift", "worker"]:
             workers[command[command.index("--pool") + 1]] = svc
     return workers
 
@@ -100,7 +101,11 @@ def test_a_worker_for_every_pool_and_every_deployment_has_one() -> None:
     for deployment in DEPLOYMENTS:
         assert deployment["work_pool"]["name"] in workers, deployment["name"]
     for pool, svc in workers.items():
-        assert svc["command"][svc["command"].index("--type") + 1] == "process"
+        # `nightshift worker` starts a process worker with its fork server; the pools' command forks from it.
+        assert svc["command"] == ["nightshift", "worker", "--pool", pool]
+        template = json.loads((ROOT / "infra" / "work-pools" / f"{pool}.json").read_text())
+        assert template["variables"]["properties"]["command"]["default"] == "python -m deployments.launch"
+        assert importlib.util.find_spec("deployments.launch") is not None
         assert HELM_WORKERS[pool]["worker"]["config"] == HELM_WORKERS[pool]["worker"]["config"] | {
             "workPool": pool, "type": "process"}
     gpu_devices = workers["gpu"]["deploy"]["resources"]["reservations"]["devices"]

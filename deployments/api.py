@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import hmac
 import os
@@ -22,38 +23,38 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jsonschema import Draft202012Validator
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.filters import (
-    DeploymentFilter,
-    DeploymentFilterId,
     FlowFilter,
     FlowFilterId,
     FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
+    FlowRunFilterId,
 )
-from prefect.client.schemas.objects import FlowRun, StateType, WorkerStatus
-from prefect.client.schemas.sorting import FlowRunSort
-from prefect.exceptions import ObjectNotFound
+from prefect.client.schemas.objects import FlowRun, WorkerStatus
 from prefect.states import Cancelled, Cancelling
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
+
+from deployments.dispatcher import EXTERNAL_ENV, Doorbell, in_database
+from store import jobs as ledger
+from store.models import JobRecord, utcnow
 
 TOKEN_ENV = "NIGHTSHIFT_JOBS_API_TOKEN"
 TOKEN_BLOCK = "nightshift-jobs-api-token"
 REGISTRY_TTL_SECONDS = 10.0  # a newly deployed deployment becomes a job type within this delay
 GPU_POOL, GPU_SUFFIX = "gpu", "-gpu"  # "build-recommender-gpu" on pool gpu is the gpu route of "build_recommender"
 INTERNAL_TAG = "operations"  # deployments with this tag (the failure notifier) are not job types
+RUN_READ_CHUNK = 200
 
 Status = Literal["scheduled", "pending", "running", "completed", "failed", "cancelling", "cancelled",
                  "crashed", "paused"]
 FINAL = {"completed", "failed", "cancelled", "crashed"}
-STATE_TYPES: dict[str, StateType] = {t.value.lower(): t for t in StateType}
 
 
 class JobRequest(BaseModel):
@@ -67,11 +68,12 @@ class JobRequest(BaseModel):
 
 
 class Job(BaseModel):
-    """One job: a flow run of the job type's deployment."""
+    """One job: accepted here, then run as a flow run of the job type's deployment."""
 
     id: UUID
     type: str
     status: Status
+    flow_run_id: UUID | None = Field(None, description="The Prefect flow run, once the job has been handed over.")
     state_name: str | None = None
     name: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -102,9 +104,9 @@ class Registry:
     def __init__(self) -> None:
         self.types: dict[str, JobType] = {}
         self.deployment_ids: dict[str, UUID] = {}
-        self.type_of: dict[UUID, str] = {}
         self.gpu_ids: dict[str, UUID] = {}
         self.gpu_online = False
+        self.validators: dict[str, Draft202012Validator] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
 
@@ -127,8 +129,8 @@ class Registry:
                                           parameter_schema=d.parameter_openapi_schema or {})
                 ids[job_type] = d.id
             self.types, self.deployment_ids = types, ids
+            self.validators = {t: Draft202012Validator(jt.parameter_schema) for t, jt in types.items()}
             self.gpu_ids = {t: i for t, i in gpu.items() if t in types}
-            self.type_of = {v: k for k, v in ids.items()} | {v: k for k, v in self.gpu_ids.items()}
             pool_workers = await client.read_workers_for_work_pool(GPU_POOL) if self.gpu_ids else []
             self.gpu_online = any(w.status == WorkerStatus.ONLINE for w in pool_workers)
             self._loaded_at = time.monotonic()
@@ -146,11 +148,12 @@ class Registry:
         return self.types.get(job_type)
 
 
-def parameter_errors(schema: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+def parameter_errors(schema: dict[str, Any], params: dict[str, Any],
+                     validator: Draft202012Validator | None = None) -> list[dict[str, Any]]:
     """Field errors of `params` against a deployment's parameter schema (empty when valid)."""
     errors = [
         {"loc": ["params", *error.absolute_path], "msg": error.message, "type": error.validator}
-        for error in Draft202012Validator(schema).iter_errors(params)
+        for error in (validator or Draft202012Validator(schema)).iter_errors(params)
     ]
     known = set(schema.get("properties") or {})
     errors += [{"loc": ["params", name], "msg": f"unknown parameter {name!r}; expected one of {sorted(known)}",
@@ -162,15 +165,48 @@ def job_status(run: FlowRun) -> Status:
     return run.state_type.value.lower() if run.state_type else "scheduled"  # type: ignore[return-value]
 
 
-def to_job(run: FlowRun, job_type: str) -> Job:
+def to_job(record: JobRecord, run: FlowRun | None) -> Job:
+    """The job as callers see it: its record here, and its flow run once there is one."""
+    base = {"id": UUID(record.id), "type": record.type, "params": record.params, "created_at": record.created_at}
+    if run is None:
+        if record.flow_run_id is not None:  # the run was deleted from Prefect
+            return Job(**base, status=record.final_status or "crashed", flow_run_id=UUID(record.flow_run_id),
+                       error=None if record.final_status else "its flow run no longer exists in Prefect")
+        if record.dispatch_error:
+            return Job(**base, status="failed", error=record.dispatch_error)
+        if record.cancel_requested:
+            return Job(**base, status="cancelled", error="cancelled through the Jobs API before it started")
+        return Job(**base, status="scheduled", scheduled_at=record.created_at)
     status_ = job_status(run)
     message = run.state.message if run.state else None
     return Job(
-        id=run.id, type=job_type, status=status_, state_name=run.state_name, name=run.name,
-        params=run.parameters, created_at=run.created, scheduled_at=run.expected_start_time,
-        started_at=run.start_time, finished_at=run.end_time if status_ in FINAL else None,
+        **base, status=status_, flow_run_id=run.id, state_name=run.state_name, name=run.name,
+        scheduled_at=run.expected_start_time, started_at=run.start_time,
+        finished_at=run.end_time if status_ in FINAL else None,
         error=message if status_ in {"failed", "crashed", "cancelled"} else None,
     )
+
+
+async def read_runs(client: PrefectClient, ids: list[str]) -> dict[str, FlowRun]:
+    """Flow runs by id, a few hundred per request."""
+    runs: dict[str, FlowRun] = {}
+    for start in range(0, len(ids), RUN_READ_CHUNK):
+        chunk = [UUID(i) for i in ids[start : start + RUN_READ_CHUNK]]
+        found = await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)),
+                                            limit=len(chunk))
+        runs.update({str(run.id): run for run in found})
+    return runs
+
+
+async def jobs_of(client: PrefectClient, records: list[JobRecord]) -> list[Job]:
+    """Jobs for these records (their runs read in bulk); final statuses seen are kept in the ledger."""
+    runs = await read_runs(client, [r.flow_run_id for r in records if r.flow_run_id])
+    jobs = [to_job(r, runs.get(r.flow_run_id) if r.flow_run_id else None) for r in records]
+    final = {str(j.id): j.status for r, j in zip(records, jobs, strict=True)
+             if j.status in FINAL and r.final_status is None and r.flow_run_id}
+    if final:
+        await in_database(ledger.keep_final, final)
+    return jobs
 
 
 class Auth:
@@ -220,10 +256,26 @@ def ensure_api_token() -> bool:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from blocks.profile import load_profile
+
+    await anyio.to_thread.run_sync(load_profile)  # the ledger's database, from the profile's blocks
+    doorbell = Doorbell()
+    supervisor = None
+    if os.environ.get(EXTERNAL_ENV) != "external":
+        doorbell.start()
+        supervisor = asyncio.create_task(doorbell.supervise(), name="jobs-dispatcher-supervisor")
     async with get_client() as client:
         app.state.client = client
         app.state.registry = Registry()
-        yield
+        app.state.doorbell = doorbell
+        try:
+            yield
+        finally:
+            if supervisor is not None:
+                supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervisor
+            await anyio.to_thread.run_sync(doorbell.stop)
 
 
 auth = Auth()
@@ -244,18 +296,18 @@ Client = Annotated[PrefectClient, Depends(_client)]
 Reg = Annotated[Registry, Depends(_registry)]
 
 
-async def _read_job_run(client: PrefectClient, registry: Registry, job_id: UUID) -> tuple[FlowRun, str]:
-    try:
-        run = await client.read_flow_run(job_id)
-    except ObjectNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}") from None
-    await registry.refresh(client)
-    if run.deployment_id not in registry.type_of:
-        await registry.refresh(client, force=True)
-    job_type = registry.type_of.get(run.deployment_id) if run.deployment_id else None
-    if job_type is None:
+def _doorbell(request: Request) -> Doorbell:
+    return request.app.state.doorbell
+
+
+Bell = Annotated[Doorbell, Depends(_doorbell)]
+
+
+async def _read_job(client: PrefectClient, job_id: UUID) -> tuple[JobRecord, Job]:
+    record = await in_database(ledger.get, str(job_id))
+    if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
-    return run, job_type
+    return record, (await jobs_of(client, [record]))[0]
 
 
 @app.get("/health", include_in_schema=False)
@@ -272,21 +324,29 @@ async def list_job_types(client: Client, registry: Reg) -> list[JobType]:
 
 
 @app.post("/jobs", status_code=status.HTTP_202_ACCEPTED, dependencies=Authorized)
-async def create_job(body: JobRequest, client: Client, registry: Reg) -> Job:
-    """Start a job: validate its params against the deployment's schema, create the flow run."""
+async def create_job(body: JobRequest, client: Client, registry: Reg, doorbell: Bell) -> Job:
+    """Accept a job: validate its params against the deployment's schema and record it.
+
+    The answer comes once the job is stored; its flow run is created right after (status
+    "scheduled" until then, and while it waits for a worker).
+    """
     job_type = await registry.get(client, body.type)
     if job_type is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
             {"loc": ["body", "type"], "msg": f"unknown job type {body.type!r}; known: {sorted(registry.types)}",
              "type": "unknown_job_type"}])
-    errors = parameter_errors(job_type.parameter_schema, body.params)
+    errors = parameter_errors(job_type.parameter_schema, body.params, registry.validators.get(body.type))
     if errors:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
-    run = await client.create_flow_run_from_deployment(
-        registry.route(body.type), parameters=body.params,
-        idempotency_key=f"jobs-api:{body.idempotency_key}" if body.idempotency_key else None,
-    )
-    return to_job(run, body.type)
+    now = utcnow()
+    record, created = await in_database(ledger.accept, {
+        "id": str(uuid4()), "type": body.type, "deployment_id": str(registry.route(body.type)),
+        "params": body.params, "idempotency_key": body.idempotency_key, "created_at": now, "next_attempt_at": now,
+    })
+    if created:
+        doorbell.ring()
+        return to_job(record, None)
+    return (await jobs_of(client, [record]))[0]  # the job first created with this key, as it is now
 
 
 @app.get("/jobs", dependencies=Authorized)
@@ -302,33 +362,34 @@ async def list_jobs(
     if type is not None and type not in registry.types:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"loc": ["query", "type"], "msg": f"unknown job type {type!r}", "type": "unknown_job_type"}])
-    ids = [i for i, t in registry.type_of.items() if type is None or t == type]
-    if not ids:
-        return JobPage(items=[], limit=limit, offset=offset)
-    run_filter = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[STATE_TYPES[status_]]))) \
-        if status_ else None
-    query = {"deployment_filter": DeploymentFilter(id=DeploymentFilterId(any_=ids)),
-             "flow_run_filter": run_filter, "sort": FlowRunSort.EXPECTED_START_TIME_DESC}
-    runs = await client.read_flow_runs(**query, limit=limit, offset=offset)
-    more = len(runs) == limit and bool(await client.read_flow_runs(**query, limit=1, offset=offset + limit))
-    items = [to_job(run, registry.type_of[run.deployment_id]) for run in runs]
-    return JobPage(items=items, limit=limit, offset=offset, next_offset=offset + limit if more else None)
+    types = [type] if type else None
+    if status_ is None:
+        items = await jobs_of(client, await in_database(ledger.page, types, None, limit + 1, offset))
+    else:
+        # Jobs whose end is not recorded yet are looked up in Prefect (and recorded when they have ended);
+        # then the ended ones are filtered here, the others among those just looked up.
+        unsettled = await jobs_of(client, await in_database(ledger.active, types))
+        if status_ in FINAL:
+            items = await jobs_of(client, await in_database(ledger.page, types, status_, limit + 1, offset))
+        else:
+            items = [j for j in unsettled if j.status == status_][offset : offset + limit + 1]
+    more = len(items) > limit
+    return JobPage(items=items[:limit], limit=limit, offset=offset, next_offset=offset + limit if more else None)
 
 
 @app.get("/jobs/{job_id}", dependencies=Authorized)
-async def read_job(job_id: UUID, client: Client, registry: Reg) -> Job:
+async def read_job(job_id: UUID, client: Client) -> Job:
     """A job's status, timestamps and error message."""
-    run, job_type = await _read_job_run(client, registry, job_id)
-    return to_job(run, job_type)
+    return (await _read_job(client, job_id))[1]
 
 
 @app.get("/jobs/{job_id}/results", dependencies=Authorized,
          responses={404: {"description": "unknown job"}, 409: {"description": "not finished, or no result"}})
-async def read_job_results(job_id: UUID, client: Client, registry: Reg) -> Any:
+async def read_job_results(job_id: UUID, client: Client) -> Any:
     """The job's persisted return value as JSON (409 until it has completed)."""
-    run, job_type = await _read_job_run(client, registry, job_id)
-    job = to_job(run, job_type)
-    if job.status != "completed" or run.state is None:
+    _, job = await _read_job(client, job_id)
+    run = await client.read_flow_run(job.flow_run_id) if job.status == "completed" and job.flow_run_id else None
+    if run is None or run.state is None:
         detail = f"job {job_id} is {job.status}" + (f": {job.error}" if job.error else "")
         raise HTTPException(status.HTTP_409_CONFLICT, detail + ("" if job.status in FINAL else "; try again later"))
     try:
@@ -341,19 +402,23 @@ async def read_job_results(job_id: UUID, client: Client, registry: Reg) -> Any:
 
 
 @app.delete("/jobs/{job_id}", status_code=status.HTTP_202_ACCEPTED, dependencies=Authorized)
-async def cancel_job(job_id: UUID, client: Client, registry: Reg) -> Job:
+async def cancel_job(job_id: UUID, client: Client) -> Job:
     """Cancel a job: a waiting one at once, a running one through its worker."""
-    run, job_type = await _read_job_run(client, registry, job_id)
-    job = to_job(run, job_type)
+    record, job = await _read_job(client, job_id)
+    if record.flow_run_id is None and job.status == "scheduled":
+        if await in_database(ledger.cancel_waiting, record.id):
+            return (await _read_job(client, job_id))[1]
+        record, job = await _read_job(client, job_id)  # handed over meanwhile: cancel its flow run
     if job.status in FINAL or job.status == "cancelling":
         if job.status in {"cancelled", "cancelling"}:
             return job
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already finished ({job.status})")
+    assert job.flow_run_id is not None
     waiting = job.status in {"scheduled", "paused"}
     state = Cancelled(message="cancelled through the Jobs API") if waiting else \
         Cancelling(message="cancelled through the Jobs API")
-    await client.set_flow_run_state(job_id, state, force=True)
-    return to_job(await client.read_flow_run(job_id), job_type)
+    await client.set_flow_run_state(job.flow_run_id, state, force=True)
+    return (await _read_job(client, job_id))[1]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -297,3 +297,35 @@ class SentenceEmbedding(Base):
     # float32 bytes: a quarter of a JSON array's size, read back with one numpy call on both backends.
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class JobRecord(Base):
+    """A job accepted by the Jobs API: kept here first, then handed to Prefect as a flow run.
+
+    The API answers a POST once this row is committed; a dispatcher creates the flow run afterwards
+    (with the job id as Prefect's idempotency key, so a retried dispatch never makes a second run).
+    A final status, once seen, is kept here: lists filter on it without asking Prefect again.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (
+        UniqueConstraint("type", "idempotency_key"),
+        # The dispatcher's queue: jobs without a flow run, oldest first.
+        Index("ix_job_undispatched", "next_attempt_at", postgresql_where=text("flow_run_id IS NULL"),
+              sqlite_where=text("flow_run_id IS NULL")),
+        Index("ix_job_type_created", "type", "created_at"),
+        Index("ix_job_final_status_created", "final_status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(200))
+    deployment_id: Mapped[str] = mapped_column(String(36))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    flow_run_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    dispatch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dispatch_error: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    final_status: Mapped[str | None] = mapped_column(String(20))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -18,6 +20,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from deployments import api
+from deployments.dispatcher import Dispatcher
 from deployments.bootstrap import ensure_work_pools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,17 +43,29 @@ def deployed(prefect_api: None) -> None:
 
 
 @pytest.fixture
-def client(deployed: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def client(deployed: None, test_profiles: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv(api.TOKEN_ENV, TOKEN)
+    monkeypatch.setenv("NIGHTSHIFT_PROFILE", test_profiles["sqlite"])  # the ledger's database
     monkeypatch.setattr(api.auth, "_token", None)  # read the token again from the environment
     with TestClient(api.app) as test_client:
         test_client.headers["Authorization"] = f"Bearer {TOKEN}"
         yield test_client
 
 
-def _execute(job_id: str, profile: str, results: Path) -> None:
+def _flow_run_of(client: TestClient, job_id: str, timeout: float = 30) -> str:
+    """The job's flow run, once the dispatcher has created it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["flow_run_id"]:
+            return job["flow_run_id"]
+        assert time.monotonic() < deadline, f"job {job_id} was not handed to Prefect: {job}"
+        time.sleep(0.05)
+
+
+def _execute(flow_run_id: str, profile: str, results: Path) -> None:
     """Run one job the way a process worker does (`python -m prefect.engine`), persisting its result."""
-    env = _prefect_env(PREFECT__FLOW_RUN_ID=job_id, NIGHTSHIFT_PROFILE=profile,
+    env = _prefect_env(PREFECT__FLOW_RUN_ID=flow_run_id, NIGHTSHIFT_PROFILE=profile,
                        PREFECT_RESULTS_PERSIST_BY_DEFAULT="true", PREFECT_RESULTS_DEFAULT_SERIALIZER="json",
                        PREFECT_TASKS_DEFAULT_PERSIST_RESULT="false", PREFECT_LOCAL_STORAGE_PATH=str(results))
     done = subprocess.run([sys.executable, "-m", "prefect.engine"], cwd=ROOT, env=env, capture_output=True,
@@ -95,7 +110,7 @@ def test_a_job_runs_and_its_result_reads_back_as_json(client: TestClient, test_p
     assert job["type"] == "extract_todos" and job["status"] == "scheduled" and job["created_at"]
 
     assert client.get(f"/jobs/{job['id']}/results").status_code == 409  # not finished yet
-    _execute(job["id"], test_profiles["sqlite"], tmp_path / "results")
+    _execute(_flow_run_of(client, job["id"]), test_profiles["sqlite"], tmp_path / "results")
 
     read = client.get(f"/jobs/{job['id']}").json()
     assert read["status"] == "completed" and read["started_at"] and read["finished_at"] and read["error"] is None
@@ -116,7 +131,8 @@ def test_a_failed_job_reports_its_error_and_409_on_results(client: TestClient, t
                                                             tmp_path: Path) -> None:
     job = client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": 987654}}).json()
     # The run fails inside the flow: execution 987654 does not exist.
-    env = _prefect_env(PREFECT__FLOW_RUN_ID=job["id"], NIGHTSHIFT_PROFILE=test_profiles["sqlite"])
+    env = _prefect_env(PREFECT__FLOW_RUN_ID=_flow_run_of(client, job["id"]),
+                       NIGHTSHIFT_PROFILE=test_profiles["sqlite"])
     done = subprocess.run([sys.executable, "-m", "prefect.engine"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     read = client.get(f"/jobs/{job['id']}").json()
@@ -160,7 +176,9 @@ def test_delete_cancels_and_unknown_ids_are_404(client: TestClient) -> None:
         assert client.request(method, path).status_code == 404, path
 
 
-def test_heavy_jobs_route_to_the_gpu_pool_while_a_gpu_worker_is_online(deployed: None) -> None:
+def test_heavy_jobs_route_to_the_gpu_pool_while_a_gpu_worker_is_online(deployed: None, test_profiles: dict[str, str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NIGHTSHIFT_PROFILE", test_profiles["sqlite"])
     async def gpu_variant_and_heartbeat(online: bool) -> None:
         async with get_client() as prefect:
             cpu = await prefect.read_deployment_by_name("extract-todos/extract-todos")
@@ -173,7 +191,7 @@ def test_heavy_jobs_route_to_the_gpu_pool_while_a_gpu_worker_is_online(deployed:
     def pool_of_new_job(test_client: TestClient) -> str:
         job = test_client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": 1}}).json()
         assert job["type"] == "extract_todos"  # the gpu variant is the same job type, not a new one
-        return asyncio.run(_pool_of(job["id"]))
+        return asyncio.run(_pool_of(_flow_run_of(test_client, job["id"])))
 
     os.environ[api.TOKEN_ENV] = TOKEN
     api.auth._token = None
@@ -191,11 +209,91 @@ def test_heavy_jobs_route_to_the_gpu_pool_while_a_gpu_worker_is_online(deployed:
         asyncio.run(_delete_deployment("extract-todos/extract-todos-gpu"))
 
 
-async def _pool_of(job_id: str) -> str:
+async def _pool_of(flow_run_id: str) -> str:
     async with get_client() as prefect:
-        return (await prefect.read_flow_run(job_id)).work_pool_name
+        return (await prefect.read_flow_run(flow_run_id)).work_pool_name
 
 
 async def _delete_deployment(name: str) -> None:
     async with get_client() as prefect:
         await prefect.delete_deployment((await prefect.read_deployment_by_name(name)).id)
+
+
+def _accept_directly(profile: str, deployment_id: str, hold: dt.timedelta = dt.timedelta(0)) -> str:
+    """A job recorded in the ledger as POST /jobs records it (kept from the dispatcher for `hold`)."""
+    from blocks.profile import load_profile
+    from store import jobs as ledger
+    from store.models import utcnow
+
+    now = utcnow()
+    with load_profile(profile).database.session() as session:
+        record, _ = ledger.accept(session, {"id": str(uuid4()), "type": "extract_todos", "deployment_id": deployment_id,
+                                            "params": {"task_execution_id": 1}, "idempotency_key": None,
+                                            "created_at": now, "next_attempt_at": now + hold})
+        return record.id
+
+
+def test_a_job_whose_deployment_is_gone_fails_with_the_reason(client: TestClient, test_profiles: dict[str, str]) -> None:
+    job_id = _accept_directly(test_profiles["sqlite"], str(uuid4()))
+    deadline = time.monotonic() + 30
+    while (job := client.get(f"/jobs/{job_id}").json())["status"] == "scheduled":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    assert job["status"] == "failed" and "no longer exists" in job["error"] and job["flow_run_id"] is None
+    assert job_id in [j["id"] for j in client.get("/jobs", params={"status": "failed"}).json()["items"]]
+
+
+def test_dispatch_survives_prefect_being_away_and_never_makes_two_runs(client: TestClient,
+                                                                      test_profiles: dict[str, str]) -> None:
+    from prefect.client.orchestration import PrefectClient
+    from sqlalchemy import update
+
+    from blocks.profile import load_profile
+    from store import jobs as ledger
+    from store.models import JobRecord
+
+    database = load_profile(test_profiles["sqlite"]).database
+    deployment = run_coro_as_sync(_deployment_id("extract-todos/extract-todos"))
+
+    async def dispatch_once(prefect: PrefectClient, job_id: str) -> None:
+        with database.session() as session:
+            record = ledger.get(session, job_id)
+        async with prefect:
+            await Dispatcher(prefect)._dispatch(record)
+
+    # Prefect unreachable: the job stays in the ledger, to be tried again later.
+    away = _accept_directly(test_profiles["sqlite"], deployment, hold=dt.timedelta(hours=1))  # not the API's
+    run_coro_as_sync(dispatch_once(PrefectClient(api="http://127.0.0.1:9/api"), away))
+    with database.session() as session:
+        record = ledger.get(session, away)
+        assert record.flow_run_id is None and record.dispatch_attempts == 1 and record.dispatch_error is None
+    # Handed over, then handed over again as if the first dispatch had died before recording its run.
+    first = _flow_run_of(client, client.post("/jobs", json={"type": "extract_todos",
+                                                             "params": {"task_execution_id": 5}}).json()["id"])
+    job_id = next(j["id"] for j in client.get("/jobs").json()["items"] if j["flow_run_id"] == first)
+    with database.session() as session:
+        session.execute(update(JobRecord).where(JobRecord.id == job_id).values(flow_run_id=None))
+    run_coro_as_sync(dispatch_once(get_client(), job_id))
+    assert client.get(f"/jobs/{job_id}").json()["flow_run_id"] == first
+
+
+async def _deployment_id(name: str) -> str:
+    async with get_client() as prefect:
+        return str((await prefect.read_deployment_by_name(name)).id)
+
+
+def test_the_dispatcher_process_ends_with_the_api_and_is_restarted_if_it_dies(client: TestClient) -> None:
+    doorbell = client.app.state.doorbell  # type: ignore[attr-defined]
+    first = doorbell.process
+    assert first is not None and first.poll() is None
+    first.kill()
+    deadline = time.monotonic() + 15
+    while doorbell.process is first or doorbell.process.poll() is not None:
+        assert time.monotonic() < deadline, "the dispatcher was not restarted"
+        time.sleep(0.1)
+    job = client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": 3}}).json()
+    assert _flow_run_of(client, job["id"])  # the new one hands jobs over
+    second = doorbell.process
+    started = time.monotonic()
+    doorbell.stop()  # what the API's shutdown does: end of its input
+    assert second.returncode == 0 and time.monotonic() - started < 10

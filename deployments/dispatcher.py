@@ -1,0 +1,205 @@
+"""The Jobs API's dispatcher: hands the jobs the API has accepted to Prefect, as flow runs.
+
+POST /jobs only records a job in the ledger (store/jobs.py) and rings this process's doorbell; the
+dispatcher creates the flow runs, retrying while Prefect is unreachable. Running it in a process of
+its own, at a lower CPU priority, keeps the API's answers fast while thousands of runs are created.
+
+The API starts one per API process (`python -m deployments.dispatcher --doorbell`, fed through its
+stdin: a byte is a new job, end of input means the API is gone). To run it as a service of its own
+instead, start `python -m deployments.dispatcher` and the API with NIGHTSHIFT_JOBS_DISPATCHER=external.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+import anyio
+import httpx
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelled
+
+from store import jobs as ledger
+from store.models import JobRecord, utcnow
+
+DISPATCH_BATCH, DISPATCH_CONCURRENCY = 64, 8  # flow runs created at once
+DISPATCH_POLL_SECONDS = 1.0  # also picks up jobs accepted by other API processes, and retries
+DISPATCH_MAX_DELAY_SECONDS = 60.0  # backoff cap while Prefect is unreachable
+NICENESS = 5  # accepting jobs (the API) comes before handing them over
+EXTERNAL_ENV = "NIGHTSHIFT_JOBS_DISPATCHER"
+
+logger = logging.getLogger("nightshift.jobs_dispatcher")
+T = TypeVar("T")
+
+
+async def in_database(work: Callable[..., T], *args: Any) -> T:
+    """Run `work(session, *args)` in one transaction of the profile's database, off the event loop."""
+    from blocks.profile import load_profile
+
+    def call() -> T:
+        with load_profile().database.session() as session:
+            return work(session, *args)
+
+    return await anyio.to_thread.run_sync(call)
+
+
+class Dispatcher:
+    """Hands accepted jobs to Prefect: creates each one's flow run, retrying while Prefect is away.
+
+    Woken by every accepted job, and every DISPATCH_POLL_SECONDS anyway (jobs accepted by another
+    API process, retries). The job id is the flow run's idempotency key: a job dispatched twice (two
+    API processes, or a crash between creating the run and recording it) still has one flow run.
+    """
+
+    def __init__(self, client: PrefectClient) -> None:
+        self.client = client
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(DISPATCH_CONCURRENCY)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, until: asyncio.Event | None = None) -> None:
+        """Dispatch until `until` is set (for good: until cancelled)."""
+        while until is None or not until.is_set():
+            self._wake.clear()
+            try:
+                records = await in_database(ledger.due, utcnow(), DISPATCH_BATCH)
+                if records:
+                    await asyncio.gather(*(self._dispatch(r) for r in records))
+                    continue
+                upcoming = await in_database(ledger.next_due_at)
+            except Exception:  # noqa: BLE001 - the database is away: try again shortly
+                logger.exception("dispatcher: reading the ledger failed")
+                upcoming = None
+            delay = DISPATCH_POLL_SECONDS if upcoming is None else \
+                min(DISPATCH_POLL_SECONDS, max(0.0, (upcoming - utcnow()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _dispatch(self, record: JobRecord) -> None:
+        async with self._slots:
+            try:
+                run = await self.client.create_flow_run_from_deployment(
+                    UUID(record.deployment_id), parameters=record.params, idempotency_key=f"nightshift-job:{record.id}")
+            except (ObjectNotFound, httpx.HTTPStatusError) as error:
+                code = error.response.status_code if isinstance(error, httpx.HTTPStatusError) else 404
+                if code == 404:
+                    await in_database(ledger.give_up, record.id, f"deployment {record.deployment_id} of job type "
+                                                                  f"{record.type!r} no longer exists")
+                    return
+                if code in (400, 422):  # this run can never be created; anything else may pass later
+                    await in_database(ledger.give_up, record.id, f"Prefect refused the run ({code}): "
+                                                                  f"{error.response.text[:500]}")
+                    return
+                await self._later(record, error)
+                return
+            except Exception as error:  # noqa: BLE001 - Prefect unreachable or failing: retry with backoff
+                await self._later(record, error)
+                return
+            if await in_database(ledger.dispatched, record.id, str(run.id)):
+                await self.client.set_flow_run_state(run.id, Cancelled(message="cancelled through the Jobs API"),
+                                                     force=True)
+
+    async def _later(self, record: JobRecord, error: Exception) -> None:
+        attempts = record.dispatch_attempts + 1
+        delay = min(DISPATCH_MAX_DELAY_SECONDS, 0.5 * 2 ** attempts)
+        logger.warning("dispatcher: job %s not handed over yet (attempt %s, again in %.0f s): %r",
+                       record.id, attempts, delay, error)
+        await in_database(ledger.postpone, record.id, attempts, utcnow() + dt.timedelta(seconds=delay))
+
+
+class Doorbell:
+    """The API's side: a dispatcher child process, rung once per accepted job, restarted if it dies."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from prefect.settings import get_current_settings
+
+        # The child talks to the same Prefect API as this process, whatever set it (env, profile, a test).
+        env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)}
+        self.process = subprocess.Popen([sys.executable, "-m", "deployments.dispatcher", "--doorbell"],
+                                        stdin=subprocess.PIPE, env=env)
+        assert self.process.stdin is not None
+        os.set_blocking(self.process.stdin.fileno(), False)
+
+    def ring(self) -> None:
+        if self.process is None or self.process.stdin is None:
+            return
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):  # full: it has rings to read already
+            os.write(self.process.stdin.fileno(), b"\x01")
+
+    async def supervise(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            if self.process is not None and self.process.poll() is not None:
+                logger.error("dispatcher exited with %s; starting another", self.process.returncode)
+                self.start()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.process.stdin:
+                self.process.stdin.close()  # end of input: the dispatcher finishes its batch and exits
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def serve(doorbell: bool) -> None:
+    from blocks.profile import load_profile
+
+    await anyio.to_thread.run_sync(load_profile)
+    async with get_client() as client:
+        dispatcher = Dispatcher(client)
+        done = asyncio.Event()
+        if doorbell:
+            loop = asyncio.get_running_loop()
+            bell = sys.stdin.fileno()
+            os.set_blocking(bell, False)
+
+            def rung() -> None:
+                try:
+                    data = os.read(bell, 4096)
+                except BlockingIOError:
+                    return
+                if data:
+                    dispatcher.wake()
+                else:  # the API process is gone
+                    loop.remove_reader(bell)
+                    done.set()
+                    dispatcher.wake()
+
+            loop.add_reader(bell, rung)
+        task = asyncio.create_task(dispatcher.run(until=done))
+        await task
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m deployments.dispatcher", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--doorbell", action="store_true", help="woken through stdin; exit at its end")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+    asyncio.run(serve(args.doorbell))
+
+
+if __name__ == "__main__":
+    main()

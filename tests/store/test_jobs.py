@@ -1,0 +1,83 @@
+"""The Jobs API's ledger on SQLite and PostgreSQL: accept once per key, dispatch queue, cancel, statuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from uuid import uuid4
+
+from sqlalchemy import func, select
+
+from store import jobs as ledger
+from store.db import session_scope
+from store.models import JobRecord
+
+NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def _job(created: dt.datetime = NOW, key: str | None = None, type_: str = "extract_todos") -> dict:
+    return {"id": str(uuid4()), "type": type_, "deployment_id": str(uuid4()), "params": {"task_execution_id": 1},
+            "idempotency_key": key, "created_at": created, "next_attempt_at": created}
+
+
+def test_an_idempotency_key_makes_one_job_even_when_requests_race(db_url: str) -> None:
+    results: list[tuple[str, bool]] = []
+    barrier = threading.Barrier(8)
+
+    def post() -> None:
+        barrier.wait()
+        with session_scope(db_url) as session:
+            record, created = ledger.accept(session, _job(key="nightly-1"))
+            results.append((record.id, created))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({job_id for job_id, _ in results}) == 1 and sum(created for _, created in results) == 1
+    with session_scope(db_url) as session:
+        # The same key for another type, and no key at all, are other jobs.
+        assert ledger.accept(session, _job(key="nightly-1", type_="sweep_todo_extraction"))[1]
+        assert ledger.accept(session, _job())[1] and ledger.accept(session, _job())[1]
+        assert session.scalar(select(func.count()).select_from(JobRecord)) == 4
+
+
+def test_dispatch_queue_order_retries_and_cancel(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        first, _ = ledger.accept(session, _job(NOW))
+        second, _ = ledger.accept(session, _job(NOW + dt.timedelta(seconds=1)))
+        third, _ = ledger.accept(session, _job(NOW + dt.timedelta(seconds=2)))
+    with session_scope(db_url) as session:
+        assert [r.id for r in ledger.due(session, NOW + dt.timedelta(seconds=5), 10)] == [first.id, second.id, third.id]
+        ledger.postpone(session, first.id, 1, NOW + dt.timedelta(seconds=60))  # Prefect was away: later
+        assert not ledger.dispatched(session, second.id, str(uuid4()))
+        assert ledger.cancel_waiting(session, third.id)
+    with session_scope(db_url) as session:
+        assert ledger.due(session, NOW + dt.timedelta(seconds=5), 10) == []
+        assert ledger.next_due_at(session) == NOW + dt.timedelta(seconds=60)
+        assert [r.id for r in ledger.due(session, NOW + dt.timedelta(seconds=61), 10)] == [first.id]
+        # Too late to cancel without Prefect: the job has its flow run; the flag is kept for the dispatcher.
+        assert not ledger.cancel_waiting(session, second.id)
+        assert ledger.get(session, second.id).cancel_requested
+        assert ledger.get(session, third.id).final_status == "cancelled"
+        ledger.give_up(session, first.id, "deployment gone")
+    with session_scope(db_url) as session:
+        assert ledger.next_due_at(session) is None
+        assert (ledger.get(session, first.id).final_status, ledger.get(session, first.id).dispatch_error) == (
+            "failed", "deployment gone")
+
+
+def test_lists_newest_first_and_final_statuses_are_kept(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        ids = [ledger.accept(session, _job(NOW + dt.timedelta(seconds=i)))[0].id for i in range(5)]
+        other = ledger.accept(session, _job(NOW, type_="recommend"))[0].id
+    with session_scope(db_url) as session:
+        ledger.keep_final(session, {ids[0]: "completed", ids[3]: "failed"})
+        ledger.keep_final(session, {ids[0]: "crashed"})  # a final status, once kept, stays
+    with session_scope(db_url) as session:
+        assert [r.id for r in ledger.page(session, ["extract_todos"], None, 3, 0)] == ids[4:1:-1]
+        assert [r.id for r in ledger.page(session, ["extract_todos"], None, 3, 3)] == ids[1::-1]
+        assert [r.id for r in ledger.page(session, None, "completed", 10, 0)] == [ids[0]]
+        assert [r.id for r in ledger.active(session, ["extract_todos"])] == [ids[4], ids[2], ids[1]]
+        assert other in [r.id for r in ledger.active(session, None)]

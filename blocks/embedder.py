@@ -1,19 +1,25 @@
 """The Embedder block: sentence embeddings from a local sentence-transformers model, never a hub.
 
-Backends: "onnx-int8" (default on CPU: the shipped model exported to ONNX and dynamically quantized to
-int8, once, into a folder on disk), "onnx" (the same export in fp32) and "torch" (GPU workers: `device`).
-`model_name` names the variant, and is stored beside each embedding.
+Backends: "onnx-int8" (default on CPU: the shipped model exported to ONNX and its linear layers dynamically
+quantized to int8, once, into a folder on disk), "onnx" (the same export in fp32) and "torch" (GPU workers:
+`device`). `model_name` names the variant, and is stored beside each embedding.
+
+The ONNX backends run each text on its own, one single-threaded call per core in parallel: no padding,
+small working sets, and a text's vector never depends on the texts sent with it (dynamic int8
+quantization scales activations per call, so batching would tie each vector to its batch).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +31,10 @@ from blocks.settings import get_settings
 _models: dict[tuple[str, ...], Any] = {}
 _lock = threading.Lock()
 
-INT8_FILE = "onnx/model_qint8_{config}.onnx"
+# int8 weights (per output channel) for every MatMul with a weight matrix except the first feed-forward
+# down-projection (its GELU input has the largest outliers; keeping it fp32 was the best quality per cost).
+INT8_FILE = "onnx/model_int8-matmul_{config}.onnx"
+FP32_FILE = "onnx/model.onnx"
 
 
 def shipped_model_path() -> str:
@@ -53,13 +62,100 @@ def _export_lock(target: Path) -> Iterator[None]:
 
 
 def _session_options() -> Any:
-    """onnxruntime without busy-waiting threads: on a shared CPU spinning burns the cores others need."""
+    """One thread per call (calls run in parallel instead), never busy-waiting: the CPU is shared."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _first_down_projection(model: Any) -> list[str]:
+    """The first MatMul whose weight narrows its input (BERT: layer 0's feed-forward output), if any."""
+    shapes = {t.name: list(t.dims) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "MatMul" and len(node.input) == 2:
+            dims = shapes.get(node.input[1], [])
+            if len(dims) == 2 and dims[0] > dims[1]:
+                return [node.name]
+    return []
+
+
+def _quantize(source: Path, target: Path, config: str) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        source, target, per_channel=True, reduce_range=False, op_types_to_quantize=["MatMul"],
+        weight_type=QuantType.QUInt8 if config == "avx2" else QuantType.QInt8,
+        nodes_to_exclude=_first_down_projection(onnx.load(str(source), load_external_data=False)),
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+
+
+def _max_length(folder: Path) -> int:
+    """Tokens kept per text, as sentence-transformers decides it for the same folder."""
+
+    def read(name: str) -> dict[str, Any]:
+        path = folder / name
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    length = read("sentence_bert_config.json").get("max_seq_length") or read("tokenizer_config.json").get(
+        "model_max_length")
+    limit = read("config.json").get("max_position_embeddings") or 512
+    return min(int(length), limit) if isinstance(length, int) and length > 0 else limit
+
+
+class _OnnxModel:
+    """Tokenizer + onnxruntime + pooling of an exported sentence-transformers folder, without torch."""
+
+    def __init__(self, folder: Path, file_name: str) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
+        if modules[:2] != ["Transformer", "Pooling"] or set(modules[2:]) - {"Normalize"}:
+            raise ValueError(f"ONNX backends support Transformer + Pooling (+ Normalize) models, not {modules}")
+        pooling = json.loads(next(folder.glob("1_Pooling*/config.json")).read_text())
+        mode = pooling.get("pooling_mode") or ("cls" if pooling.get("pooling_mode_cls_token") else
+                                               "mean" if pooling.get("pooling_mode_mean_tokens") else "")
+        if mode not in ("mean", "cls"):
+            raise ValueError(f"ONNX backends support mean or cls pooling, not {pooling}: use backend='torch'")
+        self.mode = mode
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(_max_length(folder))
+        self.session = onnxruntime.InferenceSession(
+            str(folder / file_name), _session_options(), providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.pool = ThreadPoolExecutor(_cpus(), thread_name_prefix="embedder")
+
+    def _one(self, ids: list[int]) -> Any:
+        import numpy as np
+
+        input_ids = np.array([ids], dtype=np.int64)
+        feed = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
+                "token_type_ids": np.zeros_like(input_ids)}
+        tokens = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0][0]
+        vector = tokens[0] if self.mode == "cls" else tokens.mean(axis=0)
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+    def encode(self, texts: list[str]) -> list[Any]:
+        """Each text alone (no padding), longest first so the cores finish together."""
+        encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+        vectors = list(self.pool.map(lambda i: self._one(encodings[i].ids), order))
+        result: list[Any] = [None] * len(texts)
+        for position, index in enumerate(order):
+            result[index] = vectors[position]
+        return result
 
 
 class Embedder(Block):
@@ -88,12 +184,12 @@ class SentenceTransformerEmbedder(Embedder):
     )
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1… (torch backend only).")
     quantization: Literal["avx512_vnni", "avx512", "avx2", "arm64"] = Field(
-        "avx512_vnni", description="int8 quantization config; pick the worker CPU's instruction set."
+        "avx512_vnni", description="int8 quantization config; pick the worker CPU's instruction set (avx2: u8 weights)."
     )
     export_folder: str = Field(
         "", description="Where ONNX exports are cached; empty = NIGHTSHIFT_HOME/models."
     )
-    batch_size: int = Field(32, ge=1, le=1024)
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts per call (torch backend; ONNX runs texts one by one).")
 
     @property
     def model_name(self) -> str:
@@ -101,7 +197,7 @@ class SentenceTransformerEmbedder(Embedder):
             return self.name
         if self.backend == "onnx":
             return f"{self.name}+onnx"
-        return f"{self.name}+onnx-qint8-{self.quantization}"
+        return f"{self.name}+onnx-int8-matmul-{self.quantization}"
 
     def _source(self) -> str:
         return self.model_path or shipped_model_path()
@@ -112,30 +208,30 @@ class SentenceTransformerEmbedder(Embedder):
         return folder / f"{self.name}-onnx"
 
     def _exported(self, target: Path) -> bool:
-        wanted = "onnx/model.onnx" if self.backend == "onnx" else INT8_FILE.format(config=self.quantization)
-        return (target / "onnx" / "model.onnx").is_file() and (target / wanted).is_file()
+        return (target / FP32_FILE).is_file() and (target / self._file_name()).is_file()
+
+    def _file_name(self) -> str:
+        return FP32_FILE if self.backend == "onnx" else INT8_FILE.format(config=self.quantization)
 
     def _export(self) -> Path:
         """Export to ONNX (and quantize) once, offline; built aside and swapped in, never half-written."""
         target = self.export_path()
         if self._exported(target):
             return target
-        from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+        from sentence_transformers import SentenceTransformer
 
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         work.chmod(0o755)
         try:
-            if (target / "onnx" / "model.onnx").is_file():
+            if (target / FP32_FILE).is_file():
                 shutil.copytree(target, work, dirs_exist_ok=True)
-                model = SentenceTransformer(str(work), backend="onnx", local_files_only=True,
-                                            model_kwargs={"file_name": "onnx/model.onnx"})
             else:
                 model = SentenceTransformer(self._source(), backend="onnx", local_files_only=True,
                                             model_kwargs={"export": True})
                 model.save(str(work))
             if self.backend == "onnx-int8":
-                export_dynamic_quantized_onnx_model(model, self.quantization, str(work))
+                _quantize(work / FP32_FILE, work / self._file_name(), self.quantization)
             with _export_lock(target):
                 if not self._exported(target):  # another process may have finished first
                     stale = target.with_name(f".{target.name}.stale")
@@ -154,26 +250,23 @@ class SentenceTransformerEmbedder(Embedder):
         with _lock:
             if key not in _models:
                 _offline()
-                from sentence_transformers import SentenceTransformer
-
                 if self.backend == "torch":
+                    from sentence_transformers import SentenceTransformer
+
                     _models[key] = SentenceTransformer(self._source(), device=self.device, local_files_only=True)
                 else:
-                    file_name = "onnx/model.onnx" if self.backend == "onnx" else INT8_FILE.format(
-                        config=self.quantization)
-                    _models[key] = SentenceTransformer(
-                        str(self._export()), backend="onnx", local_files_only=True,
-                        model_kwargs={"file_name": file_name, "provider": "CPUExecutionProvider",
-                                      "session_options": _session_options()},
-                    )
+                    _models[key] = _OnnxModel(self._export(), self._file_name())
             return _models[key]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        model = self._model()
+        if isinstance(model, _OnnxModel):
+            return [vector.tolist() for vector in model.encode(texts)]
         # Sorted by length so each batch pads little; results go back in the caller's order.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = self._model().encode(
+        vectors = model.encode(
             [texts[i] for i in order], batch_size=self.batch_size, normalize_embeddings=True,
             show_progress_bar=False,
         )

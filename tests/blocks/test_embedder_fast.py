@@ -36,32 +36,44 @@ def export_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("exports")
 
 
-def _neighbour_overlap(reference: np.ndarray, other: np.ndarray, k: int = 10) -> float:
+def _neighbour_recall(reference: np.ndarray, other: np.ndarray, k: int = 10, within: int = 10) -> float:
+    """Mean share of each text's k nearest neighbours (by `reference`) among its `within` nearest by `other`."""
     ref, oth = reference @ reference.T, other @ other.T
-    return float(np.mean([
-        len(set(np.argsort(-ref[i])[1:k + 1]) & set(np.argsort(-oth[i])[1:k + 1])) / k for i in range(len(ref))
-    ]))
+    np.fill_diagonal(ref, -np.inf), np.fill_diagonal(oth, -np.inf)
+    near_ref, near_oth = np.argsort(-ref, axis=1)[:, :k], np.argsort(-oth, axis=1)[:, :within]
+    return float(np.mean([len(set(near_ref[i]) & set(near_oth[i])) / k for i in range(len(ref))]))
 
 
 def test_int8_stays_within_cosine_099_of_torch_on_real_text(real_texts: list[str], export_folder: Path) -> None:
     fast = SentenceTransformerEmbedder(export_folder=str(export_folder))
     torch = SentenceTransformerEmbedder(backend="torch")
-    assert fast.model_name == "all-MiniLM-L6-v2+onnx-qint8-avx512_vnni"
+    assert fast.model_name == "all-MiniLM-L6-v2+onnx-int8-matmul-avx512_vnni"
     assert torch.model_name == "all-MiniLM-L6-v2"
     a, b = np.array(fast.embed(real_texts)), np.array(torch.embed(real_texts))
     assert a.shape == b.shape == (len(real_texts), 384)
     cosines = (a * b).sum(axis=1)
-    assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, (cosines.mean(), cosines.min())
-    # Cosine alone hides reordering: the nearest neighbours must mostly agree too.
-    assert _neighbour_overlap(b, a) >= 0.85
+    assert cosines.mean() >= 0.992 and cosines.min() >= 0.98, (cosines.mean(), cosines.min())
+    # Cosine alone hides reordering: the nearest neighbours must agree too. Near-ties swap places in the
+    # exact top 10 (measured 0.93 here), but the torch top 10 stays within the int8 top 20 (0.9995).
+    top10 = _neighbour_recall(b, a)
+    within20 = _neighbour_recall(b, a, within=20)
+    assert top10 >= 0.88 and within20 >= 0.99, (top10, within20)
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+
+
+def test_int8_vector_of_a_text_does_not_depend_on_its_companions(real_texts: list[str], export_folder: Path) -> None:
+    fast = SentenceTransformerEmbedder(export_folder=str(export_folder))
+    alone = np.array(fast.embed([real_texts[3]]))[0]
+    among = np.array(fast.embed(real_texts[:40]))[3]
+    assert float(alone @ among) > 0.99999
 
 
 def test_fp32_onnx_matches_torch_and_order_is_kept(real_texts: list[str], export_folder: Path) -> None:
     onnx = SentenceTransformerEmbedder(backend="onnx", export_folder=str(export_folder))
     torch = SentenceTransformerEmbedder(backend="torch")
-    # Lengths deliberately unsorted: results must come back in the caller's order.
-    texts = [real_texts[5], "short", real_texts[0] * 2, "a bit longer text here"]
+    # Lengths deliberately unsorted: results must come back in the caller's order. The third text is
+    # longer than the model's 256 tokens: both paths must cut it at the same place.
+    texts = [real_texts[5], "short", " ".join(real_texts[:10]), "a bit longer text here"]
     a, b = np.array(onnx.embed(texts)), np.array(torch.embed(texts))
     assert ((a * b).sum(axis=1) > 0.9999).all()
     assert onnx.model_name == "all-MiniLM-L6-v2+onnx"
@@ -70,15 +82,15 @@ def test_fp32_onnx_matches_torch_and_order_is_kept(real_texts: list[str], export
 def test_export_is_cached_on_disk(export_folder: Path) -> None:
     embedder = SentenceTransformerEmbedder(export_folder=str(export_folder))
     embedder.embed(["warm"])
-    int8 = embedder.export_path() / "onnx" / "model_qint8_avx512_vnni.onnx"
+    int8 = embedder.export_path() / "onnx" / "model_int8-matmul_avx512_vnni.onnx"
     before = int8.stat().st_mtime_ns
     assert embedder._export() == embedder.export_path()
     assert int8.stat().st_mtime_ns == before
     assert not [p for p in export_folder.iterdir() if p.is_dir() and p.name.startswith(".")]
 
 
-def test_int8_uses_less_cpu_than_torch(real_texts: list[str], export_folder: Path) -> None:
-    """CPU time (best of three) is steadier than wall time on a shared machine."""
+def test_int8_is_much_faster_than_torch(real_texts: list[str], export_folder: Path) -> None:
+    """CPU time (best of three) is steadier than wall time on a shared machine; measured 4-5x."""
     fast = SentenceTransformerEmbedder(export_folder=str(export_folder))
     torch = SentenceTransformerEmbedder(backend="torch")
     texts = real_texts[:100]
@@ -93,4 +105,4 @@ def test_int8_uses_less_cpu_than_torch(real_texts: list[str], export_folder: Pat
         return min(times)
 
     ratio = best_cpu(torch) / best_cpu(fast)
-    assert ratio >= 1.3, f"int8 only {ratio:.2f}x torch"
+    assert ratio >= 2.5, f"int8 only {ratio:.2f}x torch"

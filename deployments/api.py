@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hmac
+import logging
 import os
 import secrets
 import time
@@ -51,6 +52,8 @@ REGISTRY_TTL_SECONDS = 10.0  # a newly deployed deployment becomes a job type wi
 GPU_POOL, GPU_SUFFIX = "gpu", "-gpu"  # "build-recommender-gpu" on pool gpu is the gpu route of "build_recommender"
 INTERNAL_TAG = "operations"  # deployments with this tag (the failure notifier) are not job types
 RUN_READ_CHUNK = 200
+
+logger = logging.getLogger("nightshift.jobs_api")
 
 Status = Literal["scheduled", "pending", "running", "completed", "failed", "cancelling", "cancelled",
                  "crashed", "paused"]
@@ -108,6 +111,7 @@ class Registry:
         self.gpu_online = False
         self.validators: dict[str, Draft202012Validator] = {}
         self._loaded_at = 0.0
+        self._background: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
     async def refresh(self, client: PrefectClient, force: bool = False) -> None:
@@ -141,8 +145,20 @@ class Registry:
             return self.gpu_ids[job_type]
         return self.deployment_ids[job_type]
 
+    async def _refresh_in_background(self, client: PrefectClient) -> None:
+        try:
+            await self.refresh(client)
+        except Exception:  # noqa: BLE001 - Prefect away: keep serving the types known, try again later
+            logger.warning("job types not refreshed", exc_info=True)
+
     async def get(self, client: PrefectClient, job_type: str) -> JobType | None:
-        await self.refresh(client)
+        """The job type; a stale registry answers at once and is refreshed in the background."""
+        if not self._loaded_at:
+            await self.refresh(client)
+        elif time.monotonic() - self._loaded_at >= REGISTRY_TTL_SECONDS and not self._lock.locked():
+            task = asyncio.create_task(self._refresh_in_background(client))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         if job_type not in self.types:  # deployed a moment ago? look once more before refusing
             await self.refresh(client, force=True)
         return self.types.get(job_type)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import numpy as np
 from prefect import flow
+from prefect.task_runners import ProcessPoolTaskRunner
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from blocks.profile import load_profile
@@ -33,7 +35,12 @@ from tasks.pdf import (
 from tasks.runtime import utcnow
 
 
-@flow(name="ingest-pdf", flow_run_name="ingest-pdf-source-{source_id}")
+# Processes for partitioning a long PDF: one per core. Only page batches are submitted to them.
+PARTITION_PROCESSES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@flow(name="ingest-pdf", flow_run_name="ingest-pdf-source-{source_id}",
+      task_runner=ProcessPoolTaskRunner(max_workers=PARTITION_PROCESSES))
 def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi_res"] = "fast") -> PdfOutcome:
     """Download, partition, chunk by title, save images and tables, embed, upsert, persist, mark, email."""
     started, outcome, job = utcnow(), PdfOutcome(source_id=source_id, status="failed", strategy=strategy), None
@@ -44,10 +51,14 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
         progress = create_progress_artifact(0.0, key=f"pdf-source-{source_id}-progress",
                                             description=f"ingest-pdf source {source_id}")
         ranges = [(0, outcome.pages)] if strategy == "hi_res" else page_batches(outcome.pages)
-        parts = []
-        for first, last in ranges:  # page batches: progress in the UI while a long PDF is read
-            parts.append(partition_pages(data, first, last, strategy, job))
-            update_progress_artifact(progress, 60.0 * last / outcome.pages)
+        if len(ranges) == 1:
+            parts = [partition_pages(data, *ranges[0], strategy, job)]
+        else:  # page batches side by side in worker processes (pdfminer holds the GIL), read in order
+            futures = [partition_pages.submit(data, first, last, strategy, job) for first, last in ranges]
+            parts = []
+            for (_, last), future in zip(ranges, futures, strict=True):
+                parts.append(future.result())
+                update_progress_artifact(progress, 60.0 * last / outcome.pages)
         elements = [element for part in parts for element in part.elements]
         chunks = chunk_pdf(elements, job)
         saved = save_assets(parts, job)

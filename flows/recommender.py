@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 
 from tasks.recommender import (
     BuildOutcome,
@@ -64,13 +65,13 @@ def publish_new_version(k: int, min_recall: float, chunk_size: int) -> BuildOutc
     with _timed(seconds, "collect sentences"):
         corpus = collect_sentences()
     with _timed(seconds, "embed new sentences"):
-        missing = find_missing_embeddings(corpus)
+        missing = find_missing_embeddings(quote(corpus))
         for start in range(0, len(missing), chunk_size):
             embed_sentences({h: corpus.texts[h] for h in missing[start : start + chunk_size]})
     with _timed(seconds, "load vectors"):
-        vectors = load_sentence_vectors(corpus)
+        vectors = load_sentence_vectors(quote(corpus))
     with _timed(seconds, "build index"):
-        built = build_index(corpus, vectors, k, min_recall)
+        built = build_index(quote(corpus), vectors, k, min_recall)
     with _timed(seconds, "publish"):
         published = publish_package(built)
         version_id = make_current(published, built.manifest)

@@ -200,7 +200,7 @@ def tune_index(
     vectors: np.ndarray,
     k: int = 10,
     min_recall: float = 0.95,
-    n_trees: int = 50,
+    n_trees: int = 25,
     max_trees: int = 200,
     queries: int = 200,
     seed: int = 42,

@@ -253,3 +253,33 @@ def test_ingestion_through_s3_object_storage(s3_profile) -> None:  # type: ignor
     keys = s3_profile.storage.list_keys(f"{owner}/{source_id}/images/")
     assert keys and s3_profile.storage.get_bytes(keys[0])
     assert s3_profile.vector_store.count(collection_name(owner), where={"source_id": source_id}) == outcome.chunks
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    import pypdfium2 as pdfium
+
+    from tasks.pdf import PAGES_PER_BATCH, chunk_elements, partition_fast
+
+    source = pdfium.PdfDocument(str(PDF / "DA-619p.pdf"))
+    part = pdfium.PdfDocument.new()
+    part.import_pages(source, list(range(PAGES_PER_BATCH + 10)))  # two page batches
+    buffer = io.BytesIO()
+    part.save(buffer)
+    data = buffer.getvalue()
+    owner = _owner(profile)
+    collection_id, source_id = _upload(profile, owner, "da-60.pdf", data)
+    outcome = ingest_pdf(collection_id, source_id)
+    # The same chunks as one sequential pass over all pages in this process.
+    sequential = chunk_elements(partition_fast(data, 0, PAGES_PER_BATCH + 10, "da-60.pdf", source_id).elements)
+    assert outcome.status == "ingested" and outcome.pages == PAGES_PER_BATCH + 10
+    assert outcome.chunks == len(sequential)
+    store = profile.vector_store
+    assert store.count(collection_name(owner), where={"source_id": source_id}) == len(sequential)
+    texts = {c.text for c in sequential}
+    for probe in (sequential[0].text, sequential[len(sequential) // 2].text, sequential[-1].text):
+        [vector] = profile.embedder.embed([probe])
+        hits = store.query(collection_name(owner), vector, k=5, where={"source_id": source_id})
+        assert hits[0].document == probe and all(h.document in texts for h in hits)

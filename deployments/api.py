@@ -38,7 +38,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
 )
 from prefect.client.schemas.objects import FlowRun, WorkerStatus
-from prefect.states import Cancelled, Cancelling
+from prefect.states import Cancelling
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 
@@ -430,10 +430,10 @@ async def cancel_job(job_id: UUID, client: Client) -> Job:
             return job
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already finished ({job.status})")
     assert job.flow_run_id is not None
-    waiting = job.status in {"scheduled", "paused"}
-    state = Cancelled(message="cancelled through the Jobs API") if waiting else \
-        Cancelling(message="cancelled through the Jobs API")
-    await client.set_flow_run_state(job.flow_run_id, state, force=True)
+    # Always Cancelling, never forced: the server itself turns it into Cancelled when no worker has
+    # taken the run (in the same transaction), and otherwise the run's worker stops it. Forcing
+    # Cancelled on a run that a worker was taking at that moment let the run start anyway.
+    await client.set_flow_run_state(job.flow_run_id, Cancelling(message="cancelled through the Jobs API"))
     return (await _read_job(client, job_id))[1]
 
 

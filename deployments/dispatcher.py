@@ -27,7 +27,7 @@ import anyio
 import httpx
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Cancelled
+from prefect.states import Cancelling
 
 from store import jobs as ledger
 from store.models import JobRecord, utcnow
@@ -108,8 +108,8 @@ class Dispatcher:
                 await self._later(record, error)
                 return
             if await in_database(ledger.dispatched, record.id, str(run.id)):
-                await self.client.set_flow_run_state(run.id, Cancelled(message="cancelled through the Jobs API"),
-                                                     force=True)
+                # Cancelling: the server makes it Cancelled unless a worker took the run meanwhile.
+                await self.client.set_flow_run_state(run.id, Cancelling(message="cancelled through the Jobs API"))
 
     async def _later(self, record: JobRecord, error: Exception) -> None:
         attempts = record.dispatch_attempts + 1

@@ -2,10 +2,12 @@
 
 Prefect server on PostgreSQL with Redis messaging, two process workers, the Jobs API (bench/prefect_stack.py).
 Jobs: extract-todos on prepared executions (some twice, some forced, a few for executions that do not
-exist, so they fail and the failure automation mails the operators), sweeps racing them, and repeated
-idempotency keys. Mid-run one worker and its flow-run processes are SIGKILLed (a machine dying); the
+exist, so they fail and the failure automation mails the operators), sweeps racing them, document updates
+racing each other on a few text documents, daily e-mails asked for again and again for the same users,
+and repeated idempotency keys. Mid-run one worker and its flow-run processes are SIGKILLed (a machine dying); the
 zombie automations mark its runs Crashed, the soak submits those jobs again. Then it checks that every
-job reached a final state, none is lost, and no todo, scheduling row, e-mail event or chunk is doubled.
+job reached a final state, none is lost, no todo, scheduling row, e-mail event or chunk is doubled, each
+user got one daily e-mail, and each document's chunks in Chroma are its chunks in the database.
 
     .venv/bin/python bench/jobs_soak.py --jobs 1000
 """
@@ -13,11 +15,14 @@ job reached a final state, none is lost, and no todo, scheduling row, e-mail eve
 from __future__ import annotations
 
 import argparse
+import email
+import email.utils
 import json
 import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,14 +33,37 @@ from bench.prefect_stack import Stack
 
 FINAL = {"completed", "failed", "cancelled", "crashed"}
 MISSING_EXECUTION = 10_000_000  # ids above this do not exist: those jobs fail on purpose
+DEPLOYMENTS = ("extract-todos", "sweep-todo-extraction", "update-document", "send-daily-todo-emails",
+               "notify-failed-run")
 
 
-def job_mix(n_jobs: int, executions: list[int]) -> list[dict]:
+@dataclass
+class Fixtures:
+    """Rows the jobs work on: finished executions, text documents and the users owning them."""
+
+    executions: list[int]
+    documents: dict[int, int]  # document id -> owner user id
+    now: str  # the instant every daily e-mail job is for (one local date per user)
+
+    @property
+    def owners(self) -> list[int]:
+        return sorted(set(self.documents.values()))
+
+
+def job_mix(n_jobs: int, fixtures: Fixtures) -> list[dict]:
     """The requests of the soak, in submission order."""
+    executions, documents, users = fixtures.executions, sorted(fixtures.documents), fixtures.owners
     bodies = []
     for i in range(n_jobs):
         if i % 25 == 0:
             bodies.append({"type": "sweep_todo_extraction", "params": {"quiet_minutes": 0, "chunk_size": 20}})
+        elif i % 25 == 12:
+            document = documents[(i // 25) % len(documents)]
+            bodies.append({"type": "update_document", "params": {"document_id": document, "text": revision(i)}})
+        elif i % 25 == 18:
+            user = users[(i // 25) % len(users)]
+            bodies.append({"type": "send_daily_todo_emails", "params": {
+                "user_ids": [user], "ignore_local_window": True, "send_when_empty": True, "now": fixtures.now}})
         elif i % 50 == 7:
             bodies.append({"type": "extract_todos", "params": {"task_execution_id": MISSING_EXECUTION + i}})
         else:
@@ -49,10 +77,28 @@ def job_mix(n_jobs: int, executions: list[int]) -> list[dict]:
     return bodies
 
 
-def prepare(app_url: str, n_executions: int) -> list[int]:
+def revision(i: int) -> str:
+    """A document text of a few chunks whose middle paragraph changes with each revision."""
+    steady = ("The onboarding guide explains how a new sales representative learns the product, the pricing "
+              "and the way deals are closed. ") * 12
+    return f"{steady}\n\nRevision {i}: the pipeline review moves to {['Monday', 'Wednesday', 'Friday'][i % 3]}.\n\n{steady}"
+
+
+def prepare(app_url: str, n_executions: int, n_documents: int) -> Fixtures:
     from factories import make_execution
 
-    return [make_execution(app_url) for _ in range(n_executions)]
+    from store import documents as store
+    from store.db import session_scope
+    from store.models import TaskExecution, utcnow
+
+    executions = [make_execution(app_url) for _ in range(n_executions)]
+    documents = {}
+    with session_scope(app_url) as session:
+        for execution in executions[:n_documents]:
+            owner = session.get(TaskExecution, execution).user_id
+            documents[store.add_document(session, owner, "text", f"Onboarding guide of user {owner}", None,
+                                         utcnow())] = owner
+    return Fixtures(executions, documents, utcnow().isoformat())
 
 
 def list_jobs(client) -> dict[str, dict]:  # type: ignore[no-untyped-def]
@@ -96,6 +142,45 @@ def duplicates(app_url: str) -> dict[str, int]:
     return found
 
 
+def daily_emails(app_url: str, outbox: Path, users: list[int]) -> dict[str, int]:
+    """The daily e-mails of the mailed users: events by status, and .eml files addressed to each."""
+    engine = sa.create_engine(app_url)
+    with engine.connect() as conn:
+        events = conn.execute(sa.text("SELECT user_id, payload FROM event WHERE kind = 'todo_daily_email'")).all()
+        emails = dict(conn.execute(sa.text('SELECT id, email FROM "user"')).all())
+    engine.dispose()
+    recipients = Counter()
+    for path in outbox.glob("*.eml") if outbox.exists() else []:
+        message = email.message_from_bytes(path.read_bytes())
+        recipients[email.utils.parseaddr(message["To"])[1]] += 1
+    statuses = Counter((json.loads(p) if isinstance(p, str) else p).get("status") for user, p in events if user in users)
+    return {"users": len(users), **{f"events {k}": v for k, v in statuses.items()},
+            "users with exactly one e-mail": sum(recipients[emails[u]] == 1 for u in users),
+            "users with more than one e-mail": sum(recipients[emails[u]] > 1 for u in users)}
+
+
+def chunk_agreement(app_url: str, chroma_path: Path, documents: dict[int, int]) -> dict[str, int]:
+    """Each document's chunks in the database against its vectors in Chroma (same ids, same hashes)."""
+    from blocks.vectorstore import ChromaVectorStore, collection_name
+
+    engine = sa.create_engine(app_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT document_id, position, content_hash FROM document_chunk "
+                                    "WHERE document_id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
+                            {"ids": list(documents)}).all()
+        ready = conn.execute(sa.text("SELECT count(*) FROM document WHERE status = 'ready' AND id IN :ids")
+                             .bindparams(sa.bindparam("ids", expanding=True)), {"ids": list(documents)}).scalar_one()
+    engine.dispose()
+    in_database = {(d, p): h for d, p, h in rows}
+    vectors = ChromaVectorStore(path=str(chroma_path))
+    in_chroma = {}
+    for owner in set(documents.values()):
+        got = vectors._collection(collection_name(owner)).get(include=["metadatas"])
+        in_chroma |= {(m["document_id"], m["position"]): m["content_hash"] for m in got["metadatas"]}
+    return {"documents": len(documents), "documents ready": ready, "chunks in the database": len(in_database),
+            "chunks in Chroma": len(in_chroma), "chunks that differ": len(set(in_database.items()) ^ set(in_chroma.items()))}
+
+
 def todo_counts(app_url: str, executions: list[int]) -> Counter:
     """How many todos each prepared execution has (all executions share one conversation)."""
     engine = sa.create_engine(app_url)
@@ -110,8 +195,8 @@ def todo_counts(app_url: str, executions: list[int]) -> Counter:
 
 def soak(stack: Stack, n_jobs: int, kill_after: float = 0.3, timeout: float = 1800, log=print) -> dict:  # type: ignore[no-untyped-def]
     """Run the soak on a started stack; return the counts."""
-    executions = prepare(stack.app_url, max(1, int(n_jobs * 0.6)))
-    bodies = job_mix(n_jobs, executions)
+    fixtures = prepare(stack.app_url, max(2, int(n_jobs * 0.6)), n_documents=max(2, n_jobs // 100))
+    bodies = job_mix(n_jobs, fixtures)
     report: dict = {"jobs submitted": len(bodies)}
     with stack.client() as client:
         started = time.monotonic()
@@ -157,10 +242,14 @@ def soak(stack: Stack, n_jobs: int, kill_after: float = 0.3, timeout: float = 18
             final[i]["params"].get("task_execution_id", 0) > MISSING_EXECUTION for i in failed)
         report["failed (other)"] = len(failed) - report["failed (missing execution, on purpose)"]
     report["duplicates"] = duplicates(stack.app_url)
-    report["todos per execution"] = dict(todo_counts(stack.app_url, executions))
+    report["todos per execution"] = dict(todo_counts(stack.app_url, fixtures.executions))
     outbox = stack.workdir / "home" / "outbox"
     time.sleep(5)  # the failure automation's mail runs after the failures
-    report["operator mails"] = len(list(outbox.glob("*.eml"))) if outbox.exists() else 0
+    mailed = sorted({u for b in bodies if b["type"] == "send_daily_todo_emails" for u in b["params"]["user_ids"]})
+    report["daily e-mails"] = daily_emails(stack.app_url, outbox, mailed)
+    report["operator mails"] = (len(list(outbox.glob("*.eml"))) if outbox.exists() else 0) - \
+        report["daily e-mails"]["users with exactly one e-mail"] - report["daily e-mails"]["users with more than one e-mail"]
+    report["documents"] = chunk_agreement(stack.app_url, stack.workdir / "home" / "chroma", fixtures.documents)
     return report
 
 
@@ -173,7 +262,7 @@ def main() -> None:
     silence = {"NIGHTSHIFT_ZOMBIE_AFTER_SECONDS": str(args.zombie_seconds),
                "NIGHTSHIFT_STUCK_PENDING_AFTER_SECONDS": str(args.zombie_seconds)}
     with tempfile.TemporaryDirectory(prefix="nightshift-soak-") as tmp:
-        with Stack(Path(tmp), workers=2, extra_env=silence, redis_db=2) as stack:
+        with Stack(Path(tmp), workers=2, extra_env=silence, redis_db=2, deployments=DEPLOYMENTS) as stack:
             report = soak(stack, args.jobs, args.kill_after, log=lambda m: print(m, flush=True))
     print(json.dumps(report, indent=2))
 

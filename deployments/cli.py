@@ -77,7 +77,8 @@ def _worker(args: argparse.Namespace, extra: list[str]) -> int:
     import tempfile
     import time
 
-    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, "--type", "process", *extra]
+    kind = [] if "--type" in extra or "-t" in extra else ["--type", "process"]  # the Helm chart passes its own
+    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, *kind, *extra]
     # The pools' command is `python -m deployments.launch`: "python" must be this interpreter.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     if args.no_fork_server:

@@ -191,3 +191,26 @@ def test_every_flow_returns_what_the_json_serializer_keeps(deployment: dict, mon
     flow = load_flow_from_entrypoint(deployment["entrypoint"])
     returns = typing.get_type_hints(flow.fn)["return"]
     assert _json_safe(returns), f"{deployment['name']} returns {returns}: the Jobs API could not read it as JSON"
+
+
+def test_image_runs_the_helm_charts_worker_command_with_the_fork_server() -> None:
+    """The prefect-worker chart runs `tini -g -- /opt/prefect/entrypoint.sh prefect worker start …`."""
+    import os
+    import subprocess
+    import sys
+
+    dockerfile = (INFRA / "Dockerfile").read_text()
+    assert "tini" in dockerfile and "infra/worker-entrypoint.sh /opt/prefect/entrypoint.sh" in dockerfile
+    entrypoint = INFRA / "worker-entrypoint.sh"
+    env = os.environ | {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["sh", str(entrypoint), *args], env=env, capture_output=True, text=True, timeout=120)
+
+    # What the chart passes becomes `nightshift worker` with the same options (its --help shows whose it is).
+    worker = run("prefect", "worker", "start", "--type", "process", "--pool", "cpu", "--help")
+    assert worker.returncode == 0, worker.stderr
+    assert "usage: nightshift worker" in worker.stdout and "--no-fork-server" in worker.stdout
+    # Any other command (the server, the Jobs API, a shell) runs unchanged.
+    other = run(sys.executable, "-c", "import sys; print('as given', sys.argv[1:])", "x")
+    assert other.returncode == 0 and other.stdout.strip() == "as given ['x']"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 import numpy as np
 from prefect import flow
-from prefect.task_runners import ProcessPoolTaskRunner
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import wait
 
 from blocks.profile import load_profile
 from tasks.pdf import (
@@ -32,15 +31,11 @@ from tasks.pdf import (
     save_assets,
     short_error,
 )
+from tasks.pdf_partition import close_partition_processes
 from tasks.runtime import utcnow
 
 
-# Processes for partitioning a long PDF: one per core. Only page batches are submitted to them.
-PARTITION_PROCESSES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-@flow(name="ingest-pdf", flow_run_name="ingest-pdf-source-{source_id}",
-      task_runner=ProcessPoolTaskRunner(max_workers=PARTITION_PROCESSES))
+@flow(name="ingest-pdf", flow_run_name="ingest-pdf-source-{source_id}")
 def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi_res"] = "fast") -> PdfOutcome:
     """Download, partition, chunk by title, save images and tables, embed, upsert, persist, mark, email."""
     started, outcome, job = utcnow(), PdfOutcome(source_id=source_id, status="failed", strategy=strategy), None
@@ -53,12 +48,17 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
         ranges = [(0, outcome.pages)] if strategy == "hi_res" else page_batches(outcome.pages)
         if len(ranges) == 1:
             parts = [partition_pages(data, *ranges[0], strategy, job)]
-        else:  # page batches side by side in worker processes (pdfminer holds the GIL), read in order
-            futures = [partition_pages.submit(data, first, last, strategy, job) for first, last in ranges]
+        else:  # page batches side by side in partition processes (pdfminer holds the GIL), read in order
+            futures = [partition_pages.submit(data, first, last, strategy, job, in_process=True)
+                       for first, last in ranges]
             parts = []
-            for (_, last), future in zip(ranges, futures, strict=True):
-                parts.append(future.result())
-                update_progress_artifact(progress, 60.0 * last / outcome.pages)
+            try:
+                for (_, last), future in zip(ranges, futures, strict=True):
+                    parts.append(future.result())
+                    update_progress_artifact(progress, 60.0 * last / outcome.pages)
+            finally:  # no batch left running (or still to start) when its processes stop
+                wait(futures)
+                close_partition_processes()
         elements = [element for part in parts for element in part.elements]
         chunks = chunk_pdf(elements, job)
         saved = save_assets(parts, job)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import sys
 import tempfile
@@ -25,24 +24,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdf" / "DA-619p.pdf"
-
-
-def first_pages(path: Path, pages: int) -> tuple[bytes, int]:
-    """The first `pages` pages as a PDF of their own (all of them when pages is 0)."""
-    import pypdfium2 as pdfium
-
-    source = pdfium.PdfDocument(str(path))
-    total = len(source)
-    if not pages or pages >= total:
-        return path.read_bytes(), total
-    part = pdfium.PdfDocument.new()
-    part.import_pages(source, list(range(pages)))
-    buffer = io.BytesIO()
-    part.save(buffer)
-    return buffer.getvalue(), pages
 
 
 def prefect_api():  # type: ignore[no-untyped-def]
@@ -123,7 +107,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=200, help="first N pages of DA-619p.pdf (0 = all 619)")
     args = parser.parse_args()
-    data, pages = first_pages(DATA, args.pages)
+    from factories import pdf_first_pages
+    from tasks.pdf import count_pages
+
+    data = pdf_first_pages(DATA, args.pages)
+    pages = count_pages(data, 0)
     home = Path(tempfile.mkdtemp(prefix="nightshift-bench-pdf-"))
     with prefect_api():
         from blocks.embedder import SentenceTransformerEmbedder

@@ -73,7 +73,8 @@ def _session_options() -> Any:
     return options
 
 
-def _cpus() -> int:
+def available_cpus() -> int:
+    """Cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -135,7 +136,7 @@ class _OnnxModel:
         self.session = onnxruntime.InferenceSession(
             str(folder / file_name), _session_options(), providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
-        self.pool = ThreadPoolExecutor(_cpus(), thread_name_prefix="embedder")
+        self.pool = ThreadPoolExecutor(available_cpus(), thread_name_prefix="embedder")
 
     def _one(self, ids: list[int]) -> Any:
         import numpy as np

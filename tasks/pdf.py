@@ -17,7 +17,6 @@ from blocks.profile import load_profile
 from blocks.vectorstore import collection_name
 from store.models import Collection, Source, User
 from tasks.pdf_partition import (  # noqa: F401 — partitioning lives there; re-exported for callers
-    HiResUnavailable,
     PagesPartition,
     PdfRejected,
     offline_sentence_model,

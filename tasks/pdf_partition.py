@@ -29,13 +29,13 @@ PRELOAD = [__name__, "pdfminer.converter", "pdfminer.pdfinterp", "pdfminer.pdfpa
            "pdfminer.image", "unstructured.partition.text", "unstructured.cleaners.core",
            "unstructured.documents.elements", "spacy"]
 
+
 class PdfRejected(ValueError):
     """The file is not an ingestible PDF (encrypted, empty, corrupt, not a PDF): retrying cannot help."""
 
 
 class HiResUnavailable(RuntimeError):
     """strategy="hi_res" asked for on a worker without unstructured's layout models."""
-
 
 
 # --- the offline sentence model ------------------------------------------------------------------
@@ -207,26 +207,22 @@ class ImageCollector:
         self._folder.cleanup()
 
 
-
 # --- partition processes -------------------------------------------------------------------------
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def processes() -> int:
-    """One partition process per core this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def partition_fast_in_process(data: bytes, first: int, last: int, filename: str, source_id: int) -> PagesPartition:
     """partition_fast in one of the partition processes (started on first use, one per core)."""
+    from blocks.embedder import available_cpus  # the calling process only: partition processes stay lean
+
     global _pool
     with _pool_lock:
         if _pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(PRELOAD)
-            _pool = ProcessPoolExecutor(max_workers=processes(), mp_context=context)
+            _pool = ProcessPoolExecutor(max_workers=available_cpus(), mp_context=context)
         pool = _pool
     return pool.submit(partition_fast, data, first, last, filename, source_id).result()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 from store.db import session_scope
 from store.models import Message, ProducedTextVersion, Task, TaskExecution, User
@@ -68,3 +69,19 @@ def add_version(url: str, execution_id: int, body: str, created_at: dt.datetime 
         session.add(version)
         session.flush()
         return version.id
+
+
+def pdf_first_pages(path: Path, pages: int) -> bytes:
+    """The first `pages` pages of a PDF as a PDF of their own (the whole file when pages is 0 or more)."""
+    import io
+
+    import pypdfium2 as pdfium
+
+    source = pdfium.PdfDocument(str(path))
+    if not pages or pages >= len(source):
+        return path.read_bytes()
+    part = pdfium.PdfDocument.new()
+    part.import_pages(source, list(range(pages)))
+    buffer = io.BytesIO()
+    part.save(buffer)
+    return buffer.getvalue()

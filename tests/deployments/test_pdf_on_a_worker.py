@@ -7,14 +7,15 @@ import sys
 import time
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.jobs_soak import FINAL
 from bench.prefect_stack import Stack
 from blocks.storage import LocalFolderStorage
+from factories import pdf_first_pages
 from store.db import session_scope
 from store.models import Source, User
 from store.pdf_sources import ensure_collection, ensure_source
@@ -24,17 +25,10 @@ PDF = ROOT.parent / "shared" / "data" / "pdf" / "DA-619p.pdf"
 PAGES = 2 * PAGES_PER_BATCH + 10  # three batches
 
 
-def first_pages(pages: int, path: Path) -> bytes:
-    source, target = pdfium.PdfDocument(str(PDF)), pdfium.PdfDocument.new()
-    target.import_pages(source, list(range(pages)))
-    target.save(str(path))
-    return path.read_bytes()
-
-
 @pytest.mark.postgres
 @pytest.mark.timeout(420)
 def test_long_pdf_job_partitions_in_processes_on_a_worker(tmp_path: Path) -> None:
-    data = first_pages(PAGES, tmp_path / "da.pdf")
+    data = pdf_first_pages(PDF, PAGES)
     expected = chunk_elements(partition_fast(data, 0, PAGES, "da.pdf", 0).elements)
     with Stack(tmp_path, workers=1, deployments=("ingest-pdf", "notify-failed-run"), redis_db=10) as stack:
         LocalFolderStorage(root=str(tmp_path / "home" / "objects")).put_bytes("1/uploads/da.pdf", data)
@@ -48,8 +42,8 @@ def test_long_pdf_job_partitions_in_processes_on_a_worker(tmp_path: Path) -> Non
             job = client.post("/jobs", json={"type": "ingest_pdf", "params": {
                 "collection_id": collection_id, "source_id": source_id}}).raise_for_status().json()
             deadline = time.monotonic() + 300
-            while (status := client.get(f"/jobs/{job['id']}").json()["status"]) not in {
-                    "completed", "failed", "crashed", "cancelled"} and time.monotonic() < deadline:
+            while (status := client.get(f"/jobs/{job['id']}").json()["status"]) not in FINAL \
+                    and time.monotonic() < deadline:
                 time.sleep(1)
             assert status == "completed", (tmp_path / "worker-0.log").read_text()[-3000:]
             result = client.get(f"/jobs/{job['id']}/results").raise_for_status().json()

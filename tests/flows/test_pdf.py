@@ -257,18 +257,10 @@ def test_ingestion_through_s3_object_storage(s3_profile) -> None:  # type: ignor
 
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
 def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile) -> None:  # type: ignore[no-untyped-def]
-    import io
-
-    import pypdfium2 as pdfium
-
+    from factories import pdf_first_pages
     from tasks.pdf import PAGES_PER_BATCH, chunk_elements, partition_fast
 
-    source = pdfium.PdfDocument(str(PDF / "DA-619p.pdf"))
-    part = pdfium.PdfDocument.new()
-    part.import_pages(source, list(range(PAGES_PER_BATCH + 10)))  # two page batches
-    buffer = io.BytesIO()
-    part.save(buffer)
-    data = buffer.getvalue()
+    data = pdf_first_pages(PDF / "DA-619p.pdf", PAGES_PER_BATCH + 10)  # two page batches
     owner = _owner(profile)
     collection_id, source_id = _upload(profile, owner, "da-60.pdf", data)
     outcome = ingest_pdf(collection_id, source_id)

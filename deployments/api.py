@@ -28,6 +28,7 @@ from uuid import UUID, uuid4
 
 import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jsonschema import Draft202012Validator
 from prefect.client.orchestration import PrefectClient, get_client
@@ -41,8 +42,11 @@ from prefect.client.schemas.objects import FlowRun, WorkerStatus
 from prefect.states import Cancelling
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deployments.dispatcher import EXTERNAL_ENV, Doorbell, in_database
+from blocks.settings import JobsApiLimits
+from deployments.dispatcher import EXTERNAL_ENV, INT64_MAX, Doorbell, in_database, parameter_problems, without_credentials
 from store import jobs as ledger
 from store.models import JobRecord, utcnow
 
@@ -236,16 +240,66 @@ class Auth:
             self._token = os.environ.get(TOKEN_ENV) or await _token_from_block()
         return self._token
 
-    async def __call__(self, credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                                    Depends(HTTPBearer(auto_error=False))]) -> None:
+    async def refusal(self, authorization: str | None) -> HTTPException | None:
+        """Why a request with this Authorization header must be refused, or None when it may pass."""
         expected = await self.token()
         if not expected:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                                f"no API token configured: set {TOKEN_ENV} or run `nightshift bootstrap`")
-        given = credentials.credentials if credentials else ""
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
+            return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                 f"no API token configured: set {TOKEN_ENV} or run `nightshift bootstrap`")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            return HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token",
+                                 headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    async def __call__(self, credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                    Depends(HTTPBearer(auto_error=False))]) -> None:
+        given = f"Bearer {credentials.credentials}" if credentials else None
+        refusal = await self.refusal(given)
+        if refusal is not None:
+            raise refusal
+
+
+class RequestGuard:
+    """Refuses before the body is read: requests without the bearer token, and bodies over the cap (413).
+
+    FastAPI reads and parses a body before it runs a route's dependencies, so the token check of
+    `Auth` alone let anyone make the API read (and hold) a body of any size.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["path"].startswith(DOCS_ASSETS + "/"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        refusal = await auth.refusal(headers.get("authorization"))
+        limit = JobsApiLimits().max_body_bytes
+        declared = headers.get("content-length", "")
+        if refusal is None and declared.isdigit() and int(declared) > limit:
+            refusal = _too_large(limit)
+        if refusal is not None:
+            response = JSONResponse({"detail": refusal.detail}, refusal.status_code, headers=refusal.headers)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:  # a body sent without Content-Length (chunked) is counted as it comes
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                         f"request body over {limit:,} bytes (NIGHTSHIFT_JOBS_API_MAX_BODY_BYTES)")
 
 
 async def _token_from_block() -> str | None:
@@ -295,8 +349,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 auth = Auth()
-app = FastAPI(title="nightshift Jobs API", version="1", lifespan=lifespan,
-              description="Trigger nightshift's background jobs and read their status and results.")
+DOCS_ASSETS = "/docs-assets"
+try:  # Swagger UI and ReDoc served by the API itself: FastAPI's own pages load them from a CDN
+    from fastapi_offline import FastAPIOffline as _App
+
+    _docs: dict[str, Any] = {"static_url": DOCS_ASSETS}
+except ImportError:  # pragma: no cover — the docs pages then need a CDN; every route still works
+    logger.warning("fastapi-offline is not installed: /docs and /redoc load their assets from a CDN")
+    _App, _docs = FastAPI, {}
+app = _App(title="nightshift Jobs API", version="1", lifespan=lifespan, **_docs,
+           description="Trigger nightshift's background jobs and read their status and results.")
+app.add_middleware(RequestGuard)
+PUBLIC_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 Authorized = [Depends(auth)]
 
 
@@ -351,13 +415,17 @@ async def create_job(body: JobRequest, client: Client, registry: Reg, doorbell: 
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
             {"loc": ["body", "type"], "msg": f"unknown job type {body.type!r}; known: {sorted(registry.types)}",
              "type": "unknown_job_type"}])
-    errors = parameter_errors(job_type.parameter_schema, body.params, registry.validators.get(body.type))
+    # What Prefect would refuse, or store and then fail to read back (an integer beyond 64 bits broke
+    # every listing of flow runs), is refused here, before the job is stored.
+    params = without_credentials(body.params)  # a URL's user:password would stay in the run's parameters
+    errors = parameter_problems(params) or parameter_errors(job_type.parameter_schema, params,
+                                                            registry.validators.get(body.type))
     if errors:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
     now = utcnow()
     record, created = await in_database(ledger.accept, {
         "id": str(uuid4()), "type": body.type, "deployment_id": str(registry.route(body.type)),
-        "params": body.params, "idempotency_key": body.idempotency_key, "created_at": now, "next_attempt_at": now,
+        "params": params, "idempotency_key": body.idempotency_key, "created_at": now, "next_attempt_at": now,
     })
     if created:
         doorbell.ring()
@@ -371,7 +439,7 @@ async def list_jobs(
     type: Annotated[str | None, Query(description="Only jobs of this type.")] = None,
     status_: Annotated[Status | None, Query(alias="status", description="Only jobs in this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,  # SQL OFFSET is a 64-bit integer
 ) -> JobPage:
     """Jobs, newest first, filtered by type and status, one page at a time."""
     await registry.refresh(client)

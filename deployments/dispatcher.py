@@ -15,12 +15,14 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import anyio
@@ -40,6 +42,50 @@ EXTERNAL_ENV = "NIGHTSHIFT_JOBS_DISPATCHER"
 
 logger = logging.getLogger("nightshift.jobs_dispatcher")
 T = TypeVar("T")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Prefect's database and ours store as a JSON integer
+
+
+def parameter_problems(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Field errors for what Prefect cannot take: integers beyond 64 bits, parameters over its size limit."""
+    from prefect.settings import get_current_settings
+
+    errors: list[dict[str, Any]] = []
+
+    def walk(value: Any, loc: list[Any]) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+            errors.append({"loc": loc, "msg": "integer out of range: parameters are 64-bit signed integers",
+                           "type": "int64_range"})
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, [*loc, key])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, [*loc, index])
+
+    walk(params, ["params"])
+    limit = get_current_settings().server.api.max_parameter_size  # Prefect's own check, serialized alike
+    size = len(json.dumps(params, separators=(",", ":"), default=str).encode())
+    if limit and size > limit:
+        errors.append({"loc": ["params"], "msg": f"parameters are {size:,} bytes serialized, over Prefect's "
+                       f"limit of {limit:,} (PREFECT_SERVER_API_MAX_PARAMETER_SIZE)", "type": "too_large"})
+    return errors
+
+
+def without_credentials(value: Any) -> Any:
+    """`value` with the user:password of every http(s) URL in it removed (they would stay in the run's parameters)."""
+    if isinstance(value, dict):
+        return {key: without_credentials(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_credentials(item) for item in value]
+    if isinstance(value, str) and "@" in value and value.lower().startswith(("http://", "https://")):
+        try:
+            parts = urlsplit(value)
+            if parts.username is None and parts.password is None:
+                return value
+            return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        except ValueError:
+            return value
+    return value
 
 
 async def in_database(work: Callable[..., T], *args: Any) -> T:
@@ -89,9 +135,14 @@ class Dispatcher:
 
     async def _dispatch(self, record: JobRecord) -> None:
         async with self._slots:
+            params = without_credentials(record.params)
+            problems = parameter_problems(params)
+            if problems:  # accepted before these checks existed: Prefect must never store it
+                await in_database(ledger.give_up, record.id, f"invalid parameters: {problems[0]['msg']}")
+                return
             try:
                 run = await self.client.create_flow_run_from_deployment(
-                    UUID(record.deployment_id), parameters=record.params, idempotency_key=f"nightshift-job:{record.id}")
+                    UUID(record.deployment_id), parameters=params, idempotency_key=f"nightshift-job:{record.id}")
             except (ObjectNotFound, httpx.HTTPStatusError) as error:
                 code = error.response.status_code if isinstance(error, httpx.HTTPStatusError) else 404
                 if code == 404:

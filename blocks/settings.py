@@ -19,3 +19,34 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
+
+
+class PdfLimits(BaseSettings):
+    """What one PDF may cost a worker (NIGHTSHIFT_PDF_*): beyond any of these the source fails, naming it."""
+
+    model_config = SettingsConfigDict(env_prefix="NIGHTSHIFT_PDF_")
+
+    max_pages: int = Field(2000, gt=0, description="Pages per document.")
+    max_image_pixels: int = Field(25_000_000, gt=0, description="Pixels (width × height) per embedded image.")
+    max_asset_bytes: int = Field(100_000_000, gt=0, description="Bytes per saved image or table.")
+    partition_memory_mb: int = Field(2048, gt=0, description="Address space of one partition process, in MiB.")
+    partition_seconds: int = Field(300, gt=0, description="Wall time of one page batch in a partition process.")
+    retry_delays: list[float] = Field(
+        [2, 8, 30], description="Seconds between the retries of the database and object-store steps."
+    )
+
+
+class JobsApiLimits(BaseSettings):
+    """What one request may cost the Jobs API (NIGHTSHIFT_JOBS_API_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="NIGHTSHIFT_JOBS_API_")
+
+    max_body_bytes: int = Field(1_048_576, gt=0, description="Request bodies beyond this are refused (413).")
+
+
+class RecommenderLimits(BaseSettings):
+    """What unpacking one recommender package may write (NIGHTSHIFT_RECOMMENDER_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="NIGHTSHIFT_RECOMMENDER_")
+
+    max_unpacked_bytes: int = Field(1_073_741_824, gt=0, description="Sum of the package's file sizes.")

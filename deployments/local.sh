@@ -2,6 +2,8 @@
 # The embedded default on one machine: a Prefect server on SQLite, a process worker on pool "cpu",
 # nightshift's blocks and deployments, then the demo.
 #   bash deployments/local.sh demo    start what is not running, bootstrap, deploy, run the demo
+#   bash deployments/local.sh start   the same without the demo
+#   bash deployments/local.sh server  only the Prefect server
 #   bash deployments/local.sh stop    stop the Jobs API, the worker and the server
 #   bash deployments/local.sh env     print the exports that point a shell or notebook at this server
 #   bash deployments/local.sh token   print the Jobs API's bearer token
@@ -22,6 +24,8 @@ export PREFECT_RESULTS_DEFAULT_SERIALIZER=json
 export PREFECT_LOCAL_STORAGE_PATH=${PREFECT_LOCAL_STORAGE_PATH:-$NIGHTSHIFT_HOME/results}
 export PREFECT_FLOWS_HEARTBEAT_FREQUENCY=${PREFECT_FLOWS_HEARTBEAT_FREQUENCY:-30}
 API_PORT=${NIGHTSHIFT_JOBS_API_PORT:-8000}
+# The deployments and schedules to create (bench/operations_soak.py passes a compressed copy).
+PREFECT_YAML=${NIGHTSHIFT_PREFECT_YAML:-$ROOT/prefect.yaml}
 export PATH=$ROOT/.venv/bin:$PATH
 RUN=$NIGHTSHIFT_HOME/run
 mkdir -p "$RUN"
@@ -57,25 +61,39 @@ wait_healthy() {
   echo "the Prefect server did not become healthy in 60 s; see $RUN/server.log" >&2; exit 1
 }
 
+server() {  # the Prefect server, unless one answers already
+  if curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1; then
+    echo "server: already answering at $PREFECT_API_URL"
+  else
+    start server python -m deployments.server --host 127.0.0.1 --port "$PORT"
+    wait_healthy
+  fi
+}
+
+up() {  # start what is not running, bootstrap, deploy, start the worker and the Jobs API
+  server
+  nightshift bootstrap
+  prefect --no-prompt deploy --all --prefect-file "$PREFECT_YAML" >"$RUN/deploy.log" 2>&1 || { cat "$RUN/deploy.log" >&2; exit 1; }
+  echo "deployments: created from prefect.yaml (log $RUN/deploy.log)"
+  nightshift bootstrap >/dev/null  # again, now that notify-failed-run exists: its automation
+  start worker-cpu nightshift worker --pool cpu --name "local-cpu-$(hostname)"
+  start jobs-api python -m deployments.api --host 127.0.0.1 --port "$API_PORT"
+  for _ in $(seq 60); do
+    curl -fsS "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break
+    alive jobs-api || { echo "the Jobs API exited (port $API_PORT taken? set NIGHTSHIFT_JOBS_API_PORT); see $RUN/jobs-api.log" >&2; tail -5 "$RUN/jobs-api.log" >&2; exit 1; }
+    sleep 0.5
+  done
+}
+
 case "${1:-demo}" in
+  server)
+    server
+    ;;
+  start)
+    up
+    ;;
   demo)
-    if curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1; then
-      echo "server: already answering at $PREFECT_API_URL"
-    else
-      start server prefect server start --host 127.0.0.1 --port "$PORT"
-      wait_healthy
-    fi
-    nightshift bootstrap
-    prefect --no-prompt deploy --all >"$RUN/deploy.log" 2>&1 || { cat "$RUN/deploy.log" >&2; exit 1; }
-    echo "deployments: created from prefect.yaml (log $RUN/deploy.log)"
-    nightshift bootstrap >/dev/null  # again, now that notify-failed-run exists: its automation
-    start worker-cpu nightshift worker --pool cpu --name "local-cpu-$(hostname)"
-    start jobs-api python -m deployments.api --host 127.0.0.1 --port "$API_PORT"
-    for _ in $(seq 60); do
-      curl -fsS "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break
-      alive jobs-api || { echo "the Jobs API exited (port $API_PORT taken? set NIGHTSHIFT_JOBS_API_PORT); see $RUN/jobs-api.log" >&2; tail -5 "$RUN/jobs-api.log" >&2; exit 1; }
-      sleep 0.5
-    done
+    up
     nightshift demo
     cat <<EOT
 
@@ -100,5 +118,5 @@ EOT
   token)
     python -c 'from prefect.blocks.system import Secret; print(Secret.load("nightshift-jobs-api-token").get())'
     ;;
-  *) echo "usage: $0 demo|stop|env|token" >&2; exit 2 ;;
+  *) echo "usage: $0 demo|start|server|stop|env|token" >&2; exit 2 ;;
 esac

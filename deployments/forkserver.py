@@ -30,6 +30,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -207,18 +208,53 @@ class ForkServer:
 
 
 def run_engine(argv: list[str]) -> int:
-    """What `python -m prefect.engine ARGV…` does, in this already-loaded interpreter."""
-    import runpy
+    """What `python -m prefect.engine ARGV…` does, in this already-loaded interpreter.
+
+    The engine module's code runs again as `__main__` (what it imports is loaded already). Not through
+    runpy: runpy.run_module warns that 'prefect.engine' is in sys.modules already on every run, which
+    is true here by design (the preload), and would print that warning into every run's log.
+    """
+    import builtins
+    import importlib.util
+    import types
 
     import prefect.context
 
     prefect.context.refresh_global_settings_context()  # this run's environment, not the server's
-    sys.argv = [sys.argv[0], *argv]
+    spec = importlib.util.find_spec("prefect.engine")
+    assert spec is not None and spec.loader is not None and spec.origin is not None
+    code = spec.loader.get_code(spec.name)  # type: ignore[attr-defined]
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
+                         __package__=spec.parent, __spec__=spec, __builtins__=builtins)
+    sys.modules["__main__"] = main  # as `python -m` leaves it: this child runs nothing else
+    sys.argv = [spec.origin, *argv]
     try:
-        runpy.run_module("prefect.engine", run_name="__main__", alter_sys=True)
+        exec(code, main.__dict__)
     except SystemExit as done:
         return _exit_code(done)
+    finally:
+        deliver_events()
     return 0
+
+
+def deliver_events(timeout: float = 5.0) -> None:
+    """Wait (at most `timeout` s) until the events and logs this process emitted have been sent.
+
+    Prefect sends them from background queues that it drains at interpreter exit; a queue still
+    holding items then logs "EventsWorker: Still processing items" as the process ends. Sending them
+    before exit delivers the same items without that message.
+    """
+    from prefect._internal.concurrency.services import QueueService
+
+    services = list(QueueService._instances.values())  # every running service: events, logs…
+    deadline = time.monotonic() + timeout
+    for service in services:
+        if getattr(service, "_stopped", True) or not getattr(service, "_started", False):
+            continue
+        waiter = threading.Thread(target=service.wait_until_empty, daemon=True)
+        waiter.start()
+        waiter.join(max(0.0, deadline - time.monotonic()))
 
 
 def _exit_code(done: SystemExit) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from prefect import flow
@@ -31,8 +31,12 @@ from tasks.pdf import (
     save_assets,
     short_error,
 )
-from tasks.pdf_partition import close_partition_processes
+from tasks.pdf_partition import PagesPartition, close_partition_processes
 from tasks.runtime import utcnow
+
+
+class SourceNotMarked(RuntimeError):
+    """The passages are stored but the source could not be marked ingested: hidden until a re-run marks it."""
 
 
 @flow(name="ingest-pdf", flow_run_name="ingest-pdf-source-{source_id}")
@@ -45,43 +49,55 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
         outcome.pages = inspect_pdf(data, job)
         progress = create_progress_artifact(0.0, key=f"pdf-source-{source_id}-progress",
                                             description=f"ingest-pdf source {source_id}")
-        ranges = [(0, outcome.pages)] if strategy == "hi_res" else page_batches(outcome.pages)
-        if len(ranges) == 1:
-            parts = [partition_pages(data, *ranges[0], strategy, job)]
-        else:  # page batches side by side in partition processes (pdfminer holds the GIL), read in order
-            futures = [partition_pages.submit(data, first, last, strategy, job, in_process=True)
-                       for first, last in ranges]
-            parts = []
-            try:
-                for (_, last), future in zip(ranges, futures, strict=True):
-                    parts.append(future.result())
-                    update_progress_artifact(progress, 60.0 * last / outcome.pages)
-            finally:  # no batch left running (or still to start) when its processes stop
-                wait(futures)
-                close_partition_processes()
+        parts = _partition(data, outcome.pages, strategy, job, progress)
         elements = [element for part in parts for element in part.elements]
+        outcome.elements, outcome.element_kinds = len(elements), element_kinds(elements)
         chunks = chunk_pdf(elements, job)
+        outcome.chunks = len(chunks)
         saved = save_assets(parts, job)
+        outcome.images, outcome.tables = saved["images"], saved["tables"]
         vectors = []
         for first in range(0, len(chunks), EMBED_BATCH):  # batches across chunks
             vectors.append(embed_chunks(chunks[first:first + EMBED_BATCH], first))
             update_progress_artifact(progress, 60.0 + 35.0 * min(len(chunks), first + EMBED_BATCH) / len(chunks))
+        outcome.embedding_model = load_profile().embedder.model_name
+        # Searches show a source's passages only once it is marked ingested (tasks.documents.search_chunks).
         replace_source_vectors(job, chunks, np.concatenate(vectors))
         outcome.snapshot_uri = persist_vector_store(job)
-        mark_source_ingested(job)
+        marked = mark_source_ingested(job, return_state=True)
+        if not marked.is_completed():
+            raise SourceNotMarked(
+                f"source {source_id}: its {len(chunks)} passages are stored but it could not be marked ingested "
+                f"({marked.message}); they stay hidden from search until ingest-pdf runs again for this source"
+            )
+        outcome.status = "ingested"
         update_progress_artifact(progress, 100.0)
-        outcome = outcome.model_copy(update=dict(
-            status="ingested", elements=len(elements), element_kinds=element_kinds(elements), chunks=len(chunks),
-            images=saved["images"], tables=saved["tables"], embedding_model=load_profile().embedder.model_name,
-        ))
-        email_owner(job, outcome)
     except Exception as exc:
         outcome.error = short_error(exc)
-        mark_source_failed(source_id, outcome.error)
+        failed = mark_source_failed(source_id, outcome.error, return_state=True)
+        if not failed.is_completed():  # the database is away: the run's state and the report say it
+            outcome.error += f" (the source could not be marked failed either: {failed.message})"
         if job is not None:  # tell the owner; a mail failure must not hide the ingestion's error
             email_owner(job, outcome, return_state=True)
-        raise
-    finally:
         publish_pdf_report(outcome, elapsed(started))
+        raise
+    email_owner(job, outcome)
+    publish_pdf_report(outcome, elapsed(started))
     return outcome
 
+
+def _partition(data: bytes, pages: int, strategy: str, job: Any, progress: Any) -> list[PagesPartition]:
+    """hi_res on the whole document; fast in page batches, each in a partition process under PdfLimits."""
+    if strategy == "hi_res":
+        return [partition_pages(data, 0, pages, strategy, job)]
+    ranges = page_batches(pages)
+    futures = [partition_pages.submit(data, first, last, strategy, job, in_process=True) for first, last in ranges]
+    parts = []
+    try:
+        for (_, last), future in zip(ranges, futures, strict=True):  # side by side, read in order
+            parts.append(future.result())
+            update_progress_artifact(progress, 60.0 * last / pages)
+    finally:  # no batch left running (or still to start) when its processes stop
+        wait(futures)
+        close_partition_processes()
+    return parts

@@ -35,3 +35,10 @@ def ensure_source(session: Session, collection_id: int, filename: str, object_ke
 def source_object_key(owner_user_id: int, collection_id: int, filename: str) -> str:
     """Where an uploaded PDF lives in object storage."""
     return f"{owner_user_id}/uploads/{collection_id}/{filename}"
+
+
+def ingested_sources(session: Session, source_ids: set[int]) -> set[int]:
+    """Those of `source_ids` whose ingestion completed: their vectors may be shown."""
+    if not source_ids:
+        return set()
+    return set(session.scalars(select(Source.id).where(Source.id.in_(sorted(source_ids)), Source.status == "ingested")))

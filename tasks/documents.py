@@ -22,6 +22,7 @@ from blocks.profile import load_profile
 from blocks.vectorstore import collection_name
 from store import documents as store
 from store.documents import ChunkRow
+from store.pdf_sources import ingested_sources
 from tasks.reports import markdown_cell
 from tasks.runtime import run_logger, utcnow
 from tasks.text import content_hash, extract_main_text, find_links, split_into_chunks
@@ -316,7 +317,10 @@ def load_new_content(document_id: int, text: str | None) -> DocumentDraft:
 
 
 class ChunkHit(BaseModel):
-    document_id: int
+    """A passage of a document (webpage, text) or of a PDF source: one of the two ids is set."""
+
+    document_id: int | None = None
+    source_id: int | None = None
     position: int
     score: float
     text: str
@@ -325,19 +329,30 @@ class ChunkHit(BaseModel):
 
 
 def search_chunks(owner_user_id: int, query: str, k: int = 5) -> list[ChunkHit]:
-    """The owner's best chunks for `query`: only ready, not deleted documents, only their current chunks."""
+    """The owner's best chunks for `query`: current chunks of ready documents and of ingested PDF sources.
+
+    A PDF's vectors are written before its source is marked ingested; until then (or when marking it
+    failed) they are not shown.
+    """
     profile = load_profile()
     [embedding] = profile.embedder.embed([query])
     hits = profile.vector_store.query(collection_name(owner_user_id), embedding, k=k * 3 + 5)
-    keys = [(int(h.metadata["document_id"]), int(h.metadata["position"])) for h in hits]
+    documents = [h for h in hits if "document_id" in h.metadata]
+    keys = [(int(h.metadata["document_id"]), int(h.metadata["position"])) for h in documents]
     with profile.database.session() as session:
         current = store.visible_chunks(session, keys)
-    results = [
-        ChunkHit(document_id=key[0], position=key[1], score=hit.score, text=hit.document,
-                 name=str(hit.metadata.get("name", "")), source_uri=hit.metadata.get("source_uri") or None)
-        for hit, key in zip(hits, keys, strict=True)
-        if current.get(key) == hit.metadata.get("content_hash")
-    ]
+        ingested = ingested_sources(session, {int(h.metadata["source_id"]) for h in hits if "source_id" in h.metadata})
+    results = []
+    for hit in hits:
+        meta = hit.metadata
+        if "document_id" in meta:
+            key = (int(meta["document_id"]), int(meta["position"]))
+            if current.get(key) == meta.get("content_hash"):
+                results.append(ChunkHit(document_id=key[0], position=key[1], score=hit.score, text=hit.document,
+                                        name=str(meta.get("name", "")), source_uri=meta.get("source_uri") or None))
+        elif "source_id" in meta and int(meta["source_id"]) in ingested:
+            results.append(ChunkHit(source_id=int(meta["source_id"]), position=int(meta["position"]), score=hit.score,
+                                    text=hit.document, name=str(meta.get("filename", "")), source_uri=None))
     return results[:k]
 
 

@@ -14,10 +14,13 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from blocks.profile import load_profile
+from blocks.settings import PdfLimits
+from blocks.storage import ObjectNotFound
 from blocks.vectorstore import collection_name
 from store.models import Collection, Source, User
 from tasks.pdf_partition import (  # noqa: F401 — partitioning lives there; re-exported for callers
     PagesPartition,
+    PdfLimitExceeded,
     PdfRejected,
     offline_sentence_model,
     partition_fast,
@@ -36,7 +39,16 @@ CHUNK_COMBINE_UNDER_CHARS = 256
 PAGES_PER_BATCH = 50
 EMBED_BATCH = 512
 # Database and object store steps: capped exponential backoff, never an endless loop.
-BACKOFF = [2, 8, 30]
+BACKOFF = PdfLimits().retry_delays
+
+
+def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Bad input fails the same way every time: a refused PDF, an invalid or missing object key."""
+    error = state.result(raise_on_failure=False)
+    return not isinstance(error, (PdfRejected, ObjectNotFound, ValueError, LookupError))
+
+
+RETRIED: dict[str, Any] = dict(retries=len(BACKOFF), retry_delay_seconds=BACKOFF, retry_condition_fn=worth_retrying)
 
 
 class SourceJob(BaseModel):
@@ -77,10 +89,11 @@ class PdfOutcome(BaseModel):
 # --- pure helpers ---------------------------------------------------------------------------------
 
 
-def count_pages(data: bytes, source_id: int) -> int:
+def count_pages(data: bytes, source_id: int, max_pages: int | None = None) -> int:
     """Pages of a PDF; PdfRejected (with what to do) for anything that is not an ingestible PDF."""
     import pypdfium2 as pdfium
 
+    max_pages = max_pages or PdfLimits().max_pages
     if not data:
         raise PdfRejected(f"source {source_id}: the file is empty; upload the PDF again")
     if not data.lstrip()[:5].startswith(b"%PDF-"):
@@ -99,6 +112,9 @@ def count_pages(data: bytes, source_id: int) -> int:
         document.close()
     if pages == 0:
         raise PdfRejected(f"source {source_id}: the PDF has no pages")
+    if pages > max_pages:
+        raise PdfLimitExceeded(f"source {source_id}: the PDF has {pages:,} pages, over the limit of {max_pages:,} "
+                               "(NIGHTSHIFT_PDF_MAX_PAGES); split it")
     return pages
 
 
@@ -155,7 +171,7 @@ def short_error(exc: BaseException) -> str:
 # --- tasks -----------------------------------------------------------------------------------------
 
 
-@task(name="load-source", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+@task(name="load-source", **RETRIED)
 def load_source(collection_id: int, source_id: int) -> SourceJob:
     """Read the source and its owner, and mark it ingesting."""
     with load_profile().database.session() as session:
@@ -171,7 +187,7 @@ def load_source(collection_id: int, source_id: int) -> SourceJob:
         )
 
 
-@task(name="download-pdf", retries=len(BACKOFF), retry_delay_seconds=BACKOFF, cache_policy=NO_CACHE)
+@task(name="download-pdf", **RETRIED, cache_policy=NO_CACHE)
 def download_pdf(job: SourceJob) -> bytes:
     return load_profile().storage.get_bytes(job.object_key)
 
@@ -206,13 +222,18 @@ def chunk_pdf(elements: list[Any], job: SourceJob) -> list[PdfChunk]:
     return chunks
 
 
-@task(name="save-pdf-assets", retries=len(BACKOFF), retry_delay_seconds=BACKOFF, cache_policy=NO_CACHE)
+@task(name="save-pdf-assets", **RETRIED, cache_policy=NO_CACHE)
 def save_assets(parts: list[PagesPartition], job: SourceJob) -> dict[str, int]:
     """Images and tables under {user}/{source}/images|tables/; leftovers of an earlier ingestion removed."""
     storage = load_profile().storage
     saved: dict[str, int] = {}
     images = [image for part in parts for image in part.images]
     tables = table_files([element for part in parts for element in part.elements])
+    limit = PdfLimits().max_asset_bytes
+    for name, content in images + tables:  # hi_res images and tables are checked here, fast images when found
+        if len(content) > limit:
+            raise PdfLimitExceeded(f"source {job.source_id}: {name} is {len(content):,} bytes, over the limit of "
+                                   f"{limit:,} (NIGHTSHIFT_PDF_MAX_ASSET_BYTES)")
     for kind, files in (("images", images), ("tables", tables)):
         prefix = f"{assets_prefix(job)}/{kind}/"
         keys = {prefix + name for name, _ in files}
@@ -230,7 +251,7 @@ def embed_chunks(chunks: list[PdfChunk], first: int) -> np.ndarray:
     return np.asarray(load_profile().embedder.embed([chunk.text for chunk in chunks]), dtype=np.float32)
 
 
-@task(name="upsert-source-vectors", retries=len(BACKOFF), retry_delay_seconds=BACKOFF, cache_policy=NO_CACHE)
+@task(name="upsert-source-vectors", **RETRIED, cache_policy=NO_CACHE)
 def replace_source_vectors(job: SourceJob, chunks: list[PdfChunk], vectors: np.ndarray) -> str:
     """Upsert this source's chunks, then drop its chunks beyond the new count, under the owner's lock."""
     profile = load_profile()
@@ -249,7 +270,7 @@ def replace_source_vectors(job: SourceJob, chunks: list[PdfChunk], vectors: np.n
     return collection
 
 
-@task(name="persist-vector-store", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+@task(name="persist-vector-store", **RETRIED)
 def persist_vector_store(job: SourceJob) -> str | None:
     """Embedded store: a snapshot of its folder in object storage. A Chroma server persists itself."""
     profile = load_profile()
@@ -259,7 +280,7 @@ def persist_vector_store(job: SourceJob) -> str | None:
     return profile.storage.put_bytes("vector-store/chroma-snapshot.tar.gz", snapshot)
 
 
-@task(name="mark-source-ingested", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+@task(name="mark-source-ingested", **RETRIED)
 def mark_source_ingested(job: SourceJob) -> None:
     with load_profile().database.session() as session:
         row = session.get(Source, job.source_id)
@@ -267,7 +288,7 @@ def mark_source_ingested(job: SourceJob) -> None:
         session.get(Collection, job.collection_id).updated_at = utcnow()
 
 
-@task(name="mark-source-failed", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+@task(name="mark-source-failed", **RETRIED)
 def mark_source_failed(source_id: int, error: str) -> None:
     with load_profile().database.session() as session:
         row = session.get(Source, source_id)
@@ -290,7 +311,7 @@ def outcome_message(job: SourceJob, outcome: PdfOutcome) -> EmailMessage:
     return message
 
 
-@task(name="email-owner", retries=len(BACKOFF), retry_delay_seconds=BACKOFF)
+@task(name="email-owner", **RETRIED)
 def email_owner(job: SourceJob, outcome: PdfOutcome) -> str:
     return load_profile().mailer.send(outcome_message(job, outcome))
 

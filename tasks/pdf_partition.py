@@ -13,25 +13,37 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 
+import hashlib  # noqa: E402
 import io  # noqa: E402
 import multiprocessing  # noqa: E402
 import re  # noqa: E402
+import resource  # noqa: E402
+import signal  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from concurrent.futures.process import BrokenProcessPool  # noqa: E402
+from multiprocessing import context as mp_context  # noqa: E402
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from pydantic import BaseModel  # noqa: E402
 
+from blocks.settings import PdfLimits  # noqa: E402
+
 # What the fork server imports before forking a partition process (the costly part of a start).
 PRELOAD = [__name__, "pdfminer.converter", "pdfminer.pdfinterp", "pdfminer.pdfpage", "pdfminer.layout",
            "pdfminer.image", "unstructured.partition.text", "unstructured.cleaners.core",
-           "unstructured.documents.elements", "spacy"]
+           "unstructured.documents.elements", "spacy", "pypdfium2", "blocks.settings"]
 
 
 class PdfRejected(ValueError):
     """The file is not an ingestible PDF (encrypted, empty, corrupt, not a PDF): retrying cannot help."""
+
+
+class PdfLimitExceeded(PdfRejected):
+    """The PDF needs more than a worker grants one document (pages, pixels, bytes, memory, time)."""
 
 
 class HiResUnavailable(RuntimeError):
@@ -101,10 +113,12 @@ class PagesPartition(BaseModel):
     images: list[tuple[str, bytes]] = []
 
 
-def partition_fast(data: bytes, first: int, last: int, filename: str, source_id: int) -> PagesPartition:
+def partition_fast(data: bytes, first: int, last: int, filename: str, source_id: int,
+                   limits: PdfLimits | None = None) -> PagesPartition:
     """unstructured's "fast" strategy on pages [first, last): pdfminer text boxes, classified by unstructured.
 
-    The same pdfminer pass collects the embedded images.
+    The same pdfminer pass collects the embedded images. pdfminer reads only a copy of those pages:
+    finding page `first` in the whole document would walk every page before it, for every batch.
     """
     from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LAParams, LTTextBox
@@ -117,14 +131,15 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
     from unstructured.nlp.patterns import PARAGRAPH_PATTERN
     from unstructured.partition.text import element_from_text
 
+    limits = limits or PdfLimits()
     use_offline_sentence_model()
     manager = PDFResourceManager()
     device = PDFPageAggregator(manager, laparams=LAParams())
     interpreter = PDFPageInterpreter(manager, device)
     elements: list[Any] = []
-    images = ImageCollector()
+    images = ImageCollector(source_id, limits)
     try:
-        pages = PDFPage.get_pages(io.BytesIO(data), pagenos=set(range(first, last)))
+        pages = PDFPage.get_pages(io.BytesIO(page_range(data, first, last, source_id)))
         for page_number, page in enumerate(pages, start=first + 1):
             interpreter.process_page(page)
             for box in device.get_result():
@@ -137,6 +152,8 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
                         element = element_from_text(text)
                         element.metadata = ElementMetadata(filename=filename, page_number=page_number)
                         elements.append(element)
+    except PdfRejected:
+        raise
     except PDFPasswordIncorrect:
         raise PdfRejected(
             f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
@@ -149,6 +166,33 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
     finally:
         images.close()
     return PagesPartition(elements=elements, images=images.found)
+
+
+def page_range(data: bytes, first: int, last: int, source_id: int) -> bytes:
+    """Pages [first, last) of a PDF as a PDF of their own (pdfium copies them without decoding anything)."""
+    import pypdfium2 as pdfium
+
+    try:
+        source = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise PdfRejected(
+                f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
+            ) from None
+        raise PdfRejected(f"source {source_id}: the PDF is corrupt ({exc}); re-export or repair it") from None
+    try:
+        if first == 0 and last >= len(source):
+            return data
+        part = pdfium.PdfDocument.new()
+        try:
+            part.import_pages(source, list(range(first, min(last, len(source)))))
+            buffer = io.BytesIO()
+            part.save(buffer)
+            return buffer.getvalue()
+        finally:
+            part.close()
+    finally:
+        source.close()
 
 
 def partition_hi_res(data: bytes, filename: str, source_id: int) -> PagesPartition:
@@ -183,10 +227,15 @@ def partition_hi_res(data: bytes, filename: str, source_id: int) -> PagesPartiti
 
 
 class ImageCollector:
-    """Writes the embedded images of pdfminer layouts as files (JPEG/JPEG 2000 as stored, others as BMP)."""
+    """Keeps the embedded images of pdfminer layouts (JPEG/JPEG 2000 as stored, others as BMP).
 
-    def __init__(self) -> None:
+    Names are ours (page, index, content hash): an image's name in the PDF is the attacker's choice,
+    and pdfminer's ImageWriter would write to it as a path. Sizes are checked before anything is decoded.
+    """
+
+    def __init__(self, source_id: int, limits: PdfLimits) -> None:
         self._folder = tempfile.TemporaryDirectory()
+        self.source_id, self.limits = source_id, limits
         self.found: list[tuple[str, bytes]] = []
 
     def collect(self, item: Any, page: int) -> None:
@@ -194,14 +243,37 @@ class ImageCollector:
         from pdfminer.layout import LTContainer, LTImage
 
         if isinstance(item, LTImage):
+            self._check_pixels(item, page)
+            index = len(self.found) + 1
+            item.name = f"image-{index}"  # the file pdfminer writes: ours, inside our folder
             try:
-                name = ImageWriter(self._folder.name).export_image(item)
+                written = Path(self._folder.name) / ImageWriter(self._folder.name).export_image(item)
             except Exception:  # a format pdfminer cannot write: skip that image, keep the text
                 return
-            self.found.append((f"page-{page:04d}-{name}", (Path(self._folder.name) / name).read_bytes()))
+            size = written.stat().st_size
+            if size > self.limits.max_asset_bytes:
+                raise PdfLimitExceeded(
+                    f"source {self.source_id}: an image on page {page} is {size:,} bytes, over the limit of "
+                    f"{self.limits.max_asset_bytes:,} (NIGHTSHIFT_PDF_MAX_ASSET_BYTES)"
+                )
+            content = written.read_bytes()
+            written.unlink()
+            digest = hashlib.sha256(content).hexdigest()[:16]
+            self.found.append((f"page-{page:04d}-image-{index:03d}-{digest}{written.suffix}", content))
         elif isinstance(item, LTContainer):
             for child in item:
                 self.collect(child, page)
+
+    def _check_pixels(self, image: Any, page: int) -> None:
+        width, height = image.srcsize
+        if not isinstance(width, int) or not isinstance(height, int) or width <= 0 or height <= 0:
+            raise PdfRejected(f"source {self.source_id}: an image on page {page} has no valid size "
+                              f"({width!r} × {height!r}); re-export or repair the PDF")
+        if width * height > self.limits.max_image_pixels:
+            raise PdfLimitExceeded(
+                f"source {self.source_id}: an image on page {page} is {width} × {height} pixels, over the limit "
+                f"of {self.limits.max_image_pixels:,} pixels (NIGHTSHIFT_PDF_MAX_IMAGE_PIXELS)"
+            )
 
     def close(self) -> None:
         self._folder.cleanup()
@@ -209,22 +281,107 @@ class ImageCollector:
 
 # --- partition processes -------------------------------------------------------------------------
 
+
+class _LibraryPopen(popen_forkserver.Popen):
+    """Starts a process without importing the caller's __main__ in it.
+
+    multiprocessing re-runs the main script in every child so that functions defined there can be
+    unpickled; a script that calls ingest_pdf without an `if __name__ == "__main__"` guard would run
+    again in each partition process. These processes only run functions of this module.
+    """
+
+    def _launch(self, process_obj: Any) -> None:  # CPython 3.11's, less the main module
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        mp_context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            mp_context.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        _parent_w = os.dup(w)
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _LibraryProcess(mp_context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> _LibraryPopen:
+        return _LibraryPopen(process_obj)
+
+
+class _LibraryContext(mp_context.ForkServerContext):
+    Process = _LibraryProcess  # type: ignore[assignment]
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _OutOfTime
+
+
+class _OutOfTime(BaseException):  # noqa: N818 — no `except Exception` inside pdfminer may swallow it
+    """Raised by the alarm wherever pdfminer is; turned into PdfLimitExceeded."""
+
+
+def partition_limited(data: bytes, first: int, last: int, filename: str, source_id: int,
+                      limits: PdfLimits) -> PagesPartition:
+    """partition_fast inside a partition process, under the memory and time limits (one batch per process)."""
+    memory = limits.partition_memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # The CPU limit backs the alarm up where a C call (zlib, say) does not return to Python in time.
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.partition_seconds + 10, limits.partition_seconds + 15))
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(limits.partition_seconds)
+    try:
+        return partition_fast(data, first, last, filename, source_id, limits)
+    except MemoryError:
+        raise PdfLimitExceeded(
+            f"source {source_id}: pages {first + 1}-{last} need more than {limits.partition_memory_mb} MiB "
+            "(NIGHTSHIFT_PDF_PARTITION_MEMORY_MB)"
+        ) from None
+    except _OutOfTime:
+        raise PdfLimitExceeded(
+            f"source {source_id}: pages {first + 1}-{last} took longer than {limits.partition_seconds} s "
+            "(NIGHTSHIFT_PDF_PARTITION_SECONDS)"
+        ) from None
+    finally:
+        signal.alarm(0)
+
+
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
 def partition_fast_in_process(data: bytes, first: int, last: int, filename: str, source_id: int) -> PagesPartition:
-    """partition_fast in one of the partition processes (started on first use, one per core)."""
+    """partition_fast in a partition process of its own, under PdfLimits (processes started on first use)."""
     from blocks.embedder import available_cpus  # the calling process only: partition processes stay lean
 
     global _pool
+    limits = PdfLimits()
     with _pool_lock:
         if _pool is None:
-            context = multiprocessing.get_context("forkserver")
+            context = _LibraryContext()
             context.set_forkserver_preload(PRELOAD)
-            _pool = ProcessPoolExecutor(max_workers=available_cpus(), mp_context=context)
+            # One batch per process: its limits are its own, and a process that hit one is gone.
+            _pool = ProcessPoolExecutor(max_workers=available_cpus(), mp_context=context, max_tasks_per_child=1)
         pool = _pool
-    return pool.submit(partition_fast, data, first, last, filename, source_id).result()
+    future = pool.submit(partition_limited, data, first, last, filename, source_id, limits)
+    try:
+        return future.result(timeout=limits.partition_seconds + 30)
+    except (BrokenProcessPool, TimeoutError):
+        with _pool_lock:
+            if _pool is pool:  # the next batch gets fresh processes
+                _pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise PdfLimitExceeded(
+            f"source {source_id}: the partition process of pages {first + 1}-{last} was stopped; it may have "
+            f"exceeded {limits.partition_memory_mb} MiB (NIGHTSHIFT_PDF_PARTITION_MEMORY_MB) or "
+            f"{limits.partition_seconds} s (NIGHTSHIFT_PDF_PARTITION_SECONDS)"
+        ) from None
 
 
 def close_partition_processes() -> None:
@@ -238,8 +395,6 @@ def close_partition_processes() -> None:
         if pool is None:
             return
         pool.shutdown(wait=True, cancel_futures=True)
-        from multiprocessing import forkserver
-
         stop = getattr(forkserver._forkserver, "_stop", None)  # CPython's own way to stop it (3.8+)
         if stop is not None:
             stop()

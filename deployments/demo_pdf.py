@@ -11,7 +11,11 @@ COLLECTION = "Demo papers"
 
 
 def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) -> list[str]:
-    """Upload the PDF (once), create its collection and source (once), run ingest-pdf; return lines to print."""
+    """Upload the PDF (once), create its collection and source (once), run ingest-pdf; return lines to print.
+
+    A source already ingested from the same bytes is not ingested again (that would e-mail its owner
+    again): its state, chunks and the run that ingested it are shown instead.
+    """
     from prefect.deployments import run_deployment
 
     from blocks.profile import load_profile
@@ -29,8 +33,13 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
         collection_id = ensure_collection(session, owner, COLLECTION)
         key = source_object_key(owner, collection_id, SHARED_PDF.name)
         source_id = ensure_source(session, collection_id, SHARED_PDF.name, key)
-    if not profile.storage.exists(key):
-        profile.storage.put_bytes(key, SHARED_PDF.read_bytes())
+    data = SHARED_PDF.read_bytes()
+    if profile.storage.exists(key) and profile.storage.get_bytes(key) == data:
+        done = _already_ingested(profile, owner, source_id)
+        if done:  # running it again would mail the owner "ready to search" a second time
+            return done
+    else:
+        profile.storage.put_bytes(key, data)
     job_variables = {"env": {"NIGHTSHIFT_PROFILE": profile_name}} if profile_name else None
     run = run_deployment(
         "ingest-pdf/ingest-pdf", parameters={"collection_id": collection_id, "source_id": source_id},
@@ -50,3 +59,50 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     if not (run.state and run.state.is_completed()):
         raise RuntimeError("\n".join(lines))
     return lines
+
+
+def _already_ingested(profile, owner: int, source_id: int) -> list[str] | None:  # type: ignore[no-untyped-def]
+    """Lines describing an ingested source with its chunks in the vector store; None if it is not."""
+    from blocks.vectorstore import collection_name
+    from store.models import Source
+
+    with profile.database.session() as session:
+        source = session.get(Source, source_id)
+        status, ingested_at, collection_id = source.status, source.ingested_at, source.collection_id
+    chunks = profile.vector_store.count(collection_name(owner), where={"source_id": source_id})
+    if status != "ingested" or not chunks:
+        return None
+    name = f"ingest-pdf-source-{source_id}"
+    run_id = _last_completed_run(name)
+    lines = [
+        f"  {SHARED_PDF.name} (source {source_id} in collection {collection_id}): already ingested"
+        + (f" at {ingested_at:%Y-%m-%d %H:%M} UTC" if ingested_at else "")
+        + (f" by flow run {name!r}" if run_id else "") + "; not ingested again (its owner was e-mailed then)",
+        f"  source {source_id}: {status}, {chunks} chunks in vector collection {collection_name(owner)!r}",
+    ]
+    if run_id:
+        from prefect.settings import PREFECT_API_URL
+
+        lines.append(f"  Prefect UI: {PREFECT_API_URL.value().removesuffix('/api')}/runs/flow-run/{run_id}")
+    return lines
+
+
+def _last_completed_run(name: str) -> str | None:
+    """The id of the newest completed flow run called `name`, if the Prefect API has one."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterName,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]),
+                                          state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))),
+            sort=FlowRunSort.END_TIME_DESC, limit=1,
+        )
+    return str(runs[0].id) if runs else None

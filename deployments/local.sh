@@ -40,14 +40,16 @@ start() {  # start NAME COMMAND…: in the background, once, logging to $RUN/NAM
   echo "$name: started (pid $!, log $RUN/$name.log)"
 }
 
-stop_one() {  # TERM, then a second TERM, then KILL: a process worker may ignore the first signal
+stop_one() {  # TERM, then KILL if still there after 15 s (nightshift worker itself stops in about 2 s)
   local name=$1
   alive "$name" || { rm -f "$RUN/$name.pid"; return 0; }
   local pid; pid=$(cat "$RUN/$name.pid")
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  kill -TERM "$pid" 2>/dev/null || true; sleep 1
-  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "$name: still running 15 s after SIGTERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
   rm -f "$RUN/$name.pid"
   echo "$name: stopped"
 }

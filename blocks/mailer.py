@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -85,6 +86,22 @@ class MailRejected(RuntimeError):
     """The mail service refused the message: it was certainly not sent and may be sent again."""
 
 
+def masked(text: str, secret: str, username: str | None = None) -> str:
+    """`text` with the secret masked in every form a mail service may echo it back.
+
+    SMTP servers answer AUTH with text of their own choosing, SendGrid with a JSON body: either may
+    quote what they received (the password, or the base64 of AUTH LOGIN and AUTH PLAIN). Those answers
+    go into Prefect's logs, artifacts and events, and the operators' mails.
+    """
+    if not secret:
+        return text
+    forms = {secret, base64.b64encode(secret.encode()).decode(),
+             base64.b64encode(f"\0{username or ''}\0{secret}".encode()).decode()}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
+
+
 class SmtpMailer(Mailer):
     """Sends through an SMTP server: STARTTLS (or implicit TLS) and AUTH; one connection per batch."""
 
@@ -130,12 +147,28 @@ class SmtpMailer(Mailer):
                 smtp.starttls(context=self._tls_context())
                 smtp.ehlo()
             if self.username:
-                smtp.login(self.username, self.password.get_secret_value() if self.password else "")
+                smtp.login(self.username, self._secret())
             return smtp
+        # `from None`: the server's own exception (and its text) would be logged with the traceback.
         except smtplib.SMTPAuthenticationError as exc:
-            raise MailRejected(f"{where} refused the login of {self.username!r}: {exc}; check the credentials") from exc
+            raise MailRejected(self.masked(f"{where} refused the login of {self.username!r}: {_reply(exc)}; "
+                                           "check the credentials")) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise MailRejected(f"{where}: could not open a session: {type(exc).__name__}: {exc}") from exc
+            raise MailRejected(self.masked(f"{where}: could not open a session: {_reply(exc)}")) from None
+
+    def _secret(self) -> str:
+        return self.password.get_secret_value() if self.password else ""
+
+    def masked(self, text: str) -> str:
+        return masked(text, self._secret(), self.username)
+
+
+def _reply(exc: BaseException) -> str:
+    """An SMTP error as the server's code and text (decoded, so that masking finds what it echoed)."""
+    code, text = getattr(exc, "smtp_code", None), getattr(exc, "smtp_error", None)
+    if code is None:
+        return f"{type(exc).__name__}: {exc}"
+    return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
 
 
 class _SmtpConnection:
@@ -155,10 +188,11 @@ class _SmtpConnection:
         try:
             self.smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise MailRejected(f"{message_id}: every recipient was refused: {exc.recipients}") from exc
+            raise MailRejected(self.mailer.masked(f"{message_id}: every recipient was refused: {exc.recipients}")) \
+                from None
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             self._reset()
-            raise MailRejected(f"{message_id}: refused by the SMTP server: {exc}") from exc
+            raise MailRejected(self.mailer.masked(f"{message_id}: refused by the SMTP server: {_reply(exc)}")) from None
         self.last_used = time.monotonic()
         return message_id
 
@@ -214,7 +248,8 @@ class SendGridMailer(Mailer):
                 client.send(body)
                 return message_id
             except HTTPError as exc:
-                problem = f"{message_id}: SendGrid answered HTTP {exc.status_code}: {_sendgrid_errors(exc.body)}"
+                problem = masked(f"{message_id}: SendGrid answered HTTP {exc.status_code}: {_sendgrid_errors(exc.body)}",
+                                 self.api_key.get_secret_value())
                 if (exc.status_code == 429 or exc.status_code >= 500) and attempt < self.max_attempts:
                     delay = _retry_delay(exc.headers, self.retry_backoff_seconds * 2 ** (attempt - 1))
                     logger.warning("%s; retry %d in %.2fs", problem, attempt, delay)

@@ -17,10 +17,13 @@ class ObjectNotFound(KeyError):
 
 
 def _check_key(key: str) -> str:
-    """Keys are relative POSIX paths without '..': nothing may escape the storage root."""
+    """Keys are relative POSIX paths without '..' naming a file: nothing may escape the storage root.
+
+    "." (or "a/..", "./") names the root itself: a file written "at" it lands in the root's parent.
+    """
     path = PurePosixPath(key)
-    if not key or path.is_absolute() or ".." in path.parts:
-        raise ValueError(f"invalid object key {key!r}: use a relative path without '..'")
+    if not key or "\0" in key or path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ValueError(f"invalid object key {key!r}: use a relative path to a file, without '..'")
     return path.as_posix()
 
 

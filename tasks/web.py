@@ -78,12 +78,35 @@ class Response:
 # --- SSRF guard --------------------------------------------------------------------------------------
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits and reach it through a translator.
+NAT64_NETWORKS = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(address: IPAddress) -> tuple[str, ipaddress.IPv4Address] | None:
+    """The IPv4 address a 6to4, NAT64 or Teredo address leads to (what a relay would connect to)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.sixtofour is not None:
+        return "6to4", address.sixtofour
+    if any(address in network for network in NAT64_NETWORKS):
+        return "NAT64", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.teredo is not None:
+        return "Teredo", address.teredo[1]
+    return None
+
+
 def refused_reason(address: IPAddress, allowed: list[IPNetwork]) -> str | None:
     """Why the crawler must not connect to `address`, or None when it may."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     if any(address in network for network in allowed):
         return None
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        kind, inner = embedded
+        reason = refused_reason(inner, allowed)
+        if reason is not None:
+            return f"{kind} address embedding a {reason}"
     for label, flag in (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),

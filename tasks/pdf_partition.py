@@ -244,7 +244,8 @@ class ImageCollector:
         from pdfminer.layout import LTContainer, LTImage
 
         if isinstance(item, LTImage):
-            self._check_pixels(item, page)
+            if not self._within_limits(item, page):
+                return
             index = len(self.found) + 1
             item.name = f"image-{index}"  # the file pdfminer writes: ours, inside our folder
             try:
@@ -265,16 +266,20 @@ class ImageCollector:
             for child in item:
                 self.collect(child, page)
 
-    def _check_pixels(self, image: Any, page: int) -> None:
-        width, height = image.srcsize
+    def _within_limits(self, image: Any, page: int) -> bool:
+        """False for an image without a usable size (skipped, as pdfminer would); PdfLimitExceeded when too big."""
+        from pdfminer.pdftypes import resolve1
+
+        width, height = (resolve1(value) for value in image.srcsize)
         if not isinstance(width, int) or not isinstance(height, int) or width <= 0 or height <= 0:
-            raise PdfRejected(f"source {self.source_id}: an image on page {page} has no valid size "
-                              f"({width!r} × {height!r}); re-export or repair the PDF")
+            return False
         if width * height > self.limits.max_image_pixels:
             raise PdfLimitExceeded(
                 f"source {self.source_id}: an image on page {page} is {width} × {height} pixels, over the limit "
                 f"of {self.limits.max_image_pixels:,} pixels (NIGHTSHIFT_PDF_MAX_IMAGE_PIXELS)"
             )
+        image.srcsize = (width, height)
+        return True
 
     def close(self) -> None:
         self._folder.cleanup()

@@ -75,6 +75,42 @@ def _export_lock(target: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class _DropNotices(logging.Filter):
+    """Drops records whose message starts with one of `prefixes` (notices that do not apply here)."""
+
+    def __init__(self, *prefixes: str) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+# What the export prints that does not apply to it: it saves the export, the model is quantized as
+# measured (no pre-processing), the tracer's constant is the attention mask's, and the deprecated
+# argument is sentence-transformers' own.
+_EXPORT_NOTICES = {
+    "sentence_transformers.backend.utils": _DropNotices("Saving the exported"),
+    "": _DropNotices("Please consider to run pre-processing", "Please consider pre-processing"),
+    "transformers.configuration_utils": _DropNotices("`torch_dtype` is deprecated"),
+}
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    import warnings
+
+    for name, notice in _EXPORT_NOTICES.items():
+        logging.getLogger(name).addFilter(notice)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="torch.tensor results are registered as constants")
+            yield
+    finally:
+        for name, notice in _EXPORT_NOTICES.items():
+            logging.getLogger(name).removeFilter(notice)
+
+
 def _session_options() -> Any:
     """One thread per call (calls run in parallel instead), never busy-waiting: the CPU is shared."""
     import onnxruntime
@@ -252,14 +288,15 @@ class SentenceTransformerEmbedder(Embedder):
         work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         work.chmod(0o755)
         try:
-            if (target / FP32_FILE).is_file():
-                shutil.copytree(target, work, dirs_exist_ok=True)
-            else:
-                model = SentenceTransformer(self._source(), backend="onnx", local_files_only=True,
-                                            model_kwargs={"export": True})
-                model.save(str(work))
-            if self.backend == "onnx-int8":
-                _quantize(work / FP32_FILE, work / self._file_name(), self.quantization)
+            with _quiet_export():
+                if (target / FP32_FILE).is_file():
+                    shutil.copytree(target, work, dirs_exist_ok=True)
+                else:
+                    model = SentenceTransformer(self._source(), backend="onnx", local_files_only=True,
+                                                model_kwargs={"export": True})
+                    model.save(str(work))
+                if self.backend == "onnx-int8":
+                    _quantize(work / FP32_FILE, work / self._file_name(), self.quantization)
             with _export_lock(target):
                 if not self._exported(target):  # another process may have finished first
                     stale = target.with_name(f".{target.name}.stale")

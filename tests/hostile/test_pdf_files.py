@@ -121,7 +121,8 @@ def test_a_deflate_bomb_stops_at_the_memory_limit(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("NIGHTSHIFT_PDF_PARTITION_MEMORY_MB", "1024")
     with pytest.raises(PdfLimitExceeded, match="1024 MiB .NIGHTSHIFT_PDF_PARTITION_MEMORY_MB."):
         partition_fast_in_process(bomb_pdf(600 << 20), 0, 1, "bomb.pdf", 7)
-    # The worker keeps serving: the next document partitions normally.
+    # The worker keeps serving: the next document partitions normally (under the default limit).
+    monkeypatch.delenv("NIGHTSHIFT_PDF_PARTITION_MEMORY_MB")
     assert partition_fast_in_process(build_pdf([text_page(TEXT)]), 0, 1, "next.pdf", 8).elements
 
 

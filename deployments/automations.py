@@ -1,10 +1,8 @@
-"""Operations automations: mail the operators about failed or crashed runs, crash zombie runs.
+"""Operations automation: mail the operators about failed or crashed runs, once per run.
 
-A zombie is a run whose worker died: Running without heartbeats, or Pending and never started.
-
-Both are created (once, by name) by `nightshift bootstrap`. The failure mail goes through the
-profile's Mailer block by running the small `notify-failed-run` deployment; zombie detection needs
-flow-run heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY on the workers, at least 30 s).
+Created (once, by name) by `nightshift bootstrap`. The mail goes through the profile's Mailer block by
+running the small `notify-failed-run` deployment. Runs whose worker died are crashed by the watchdog
+(deployments/watchdog.py), which this automation then reports like any other crash.
 """
 
 from __future__ import annotations
@@ -18,8 +16,7 @@ from uuid import UUID
 from prefect import flow, get_run_logger, task
 from prefect.automations import Automation
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import StateType
-from prefect.events.actions import ChangeFlowRunState, RunDeployment
+from prefect.events.actions import RunDeployment
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectNotFound
@@ -30,16 +27,11 @@ from blocks.profile import load_profile
 logger = logging.getLogger("nightshift.automations")
 
 NOTIFY_AUTOMATION = "nightshift-notify-failed-runs"
-ZOMBIE_AUTOMATION = "nightshift-crash-zombie-runs"
 NOTIFIER_DEPLOYMENT = "notify-failed-run/notify-failed-run"
 OPERATORS_ENV = "NIGHTSHIFT_OPERATOR_EMAIL"
-STUCK_PENDING_AUTOMATION = "nightshift-crash-stuck-pending-runs"
-HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY on the workers
-MISSED_HEARTBEATS = 3  # a run silent for this many heartbeats is a zombie
-ZOMBIE_ENV = "NIGHTSHIFT_ZOMBIE_AFTER_SECONDS"  # overrides HEARTBEAT_SECONDS * MISSED_HEARTBEATS
-PENDING_ENV = "NIGHTSHIFT_STUCK_PENDING_AFTER_SECONDS"  # a worker claimed the run, then died before starting it
+# Zombie and stuck-pending runs are crashed by deployments/watchdog.py; these automations did it before.
+REPLACED_AUTOMATIONS = ("nightshift-crash-zombie-runs", "nightshift-crash-stuck-pending-runs")
 STALE_CLAIM = dt.timedelta(minutes=10)  # a notifier that died while sending: another may send
-FINAL_EVENTS = {f"prefect.flow-run.{s}" for s in ("Completed", "Failed", "Cancelled", "Crashed")}
 
 
 def failure_message(run_name: str, run_id: str, state: str, error: str | None, deployment: str | None,
@@ -129,43 +121,13 @@ def notify_automation(notifier_deployment_id: UUID, to: str) -> Automation:
     )
 
 
-def _crash_when_silent(name: str, description: str, after: str, expect: set[str], seconds: int,
-                       why: str) -> Automation:
-    """Mark a flow run Crashed when, after event `after`, none of `expect` follows within `seconds`."""
-    return Automation(
-        name=name,
-        description=description,
-        trigger=EventTrigger(
-            after={after}, expect=expect | FINAL_EVENTS,
-            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive, threshold=1, within=dt.timedelta(seconds=seconds),
-        ),
-        actions=[ChangeFlowRunState(state=StateType.CRASHED, name="Crashed",
-                                    message=f"{why} for {seconds} s: the worker or its machine stopped. "
-                                            "Retry the run from the UI (or submit the job again).")],
-    )
-
-
-def zombie_automation() -> Automation:
-    """A running flow run that misses MISSED_HEARTBEATS heartbeats is marked Crashed."""
-    seconds = int(os.environ.get(ZOMBIE_ENV) or HEARTBEAT_SECONDS * MISSED_HEARTBEATS)
-    return _crash_when_silent(ZOMBIE_AUTOMATION, "Mark flow runs Crashed when their heartbeats stop.",
-                              "prefect.flow-run.heartbeat", {"prefect.flow-run.heartbeat"}, seconds,
-                              "No heartbeat")
-
-
-def stuck_pending_automation() -> Automation:
-    """A flow run claimed by a worker (Pending) that never starts running is marked Crashed."""
-    seconds = int(os.environ.get(PENDING_ENV) or 600)
-    return _crash_when_silent(STUCK_PENDING_AUTOMATION, "Mark flow runs Crashed when they stay Pending.",
-                              "prefect.flow-run.Pending", {"prefect.flow-run.Running"}, seconds,
-                              "Pending, never started")
-
-
 async def ensure_automations() -> list[str]:
-    """Create the nightshift automations that are missing (by name); return the names created."""
-    wanted = [zombie_automation(), stuck_pending_automation()]
+    """Create the nightshift automations that are missing (by name); return the names created.
+
+    Automations of older nightshifts that the watchdog replaced (zombie and stuck-pending runs, see
+    deployments/watchdog.py) are deleted.
+    """
+    wanted = []
     async with get_client() as client:
         try:
             notifier = await client.read_deployment_by_name(NOTIFIER_DEPLOYMENT)
@@ -173,6 +135,9 @@ async def ensure_automations() -> list[str]:
         except ObjectNotFound:
             logger.info("deployment %s is not deployed yet: deploy prefect.yaml, then bootstrap again "
                            "to create %s", NOTIFIER_DEPLOYMENT, NOTIFY_AUTOMATION)
+        for name in REPLACED_AUTOMATIONS:
+            for automation in await client.read_automations_by_name(name):
+                await client.delete_automation(automation.id)
         created = []
         for automation in wanted:
             if not await client.read_automations_by_name(automation.name):

@@ -1,4 +1,13 @@
-"""The schedule watchdog: mail the operators once when a scheduled deployment stops completing runs.
+"""The watchdog: crash runs whose worker died; mail the operators once when a schedule stops completing runs.
+
+Zombie runs (every 10 s): a Running flow run that has sent heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+on the workers) but none for NIGHTSHIFT_ZOMBIE_AFTER_SECONDS (default 90), and a Pending run a worker
+took but never started for NIGHTSHIFT_STUCK_PENDING_AFTER_SECONDS (default 600), are set Crashed; the
+failure automation then mails the operators. The state is read again just before, and the server
+refuses to crash a run that finished meanwhile, so a finished run is never touched. (A proactive
+automation on heartbeats did the same inside the server, but a run's first heartbeat, sent through the
+events stream, can arrive after its Completed state: the automation then fired on finished runs.)
+Runs that never sent a heartbeat (a flow called from a notebook) are not judged.
 
 Every NIGHTSHIFT_WATCHDOG_SECONDS (default 60) it reads each deployment that has a schedule: when its
 last completed run (or its creation, if it never completed one) lies more than twice its interval
@@ -34,6 +43,10 @@ from prefect.client.schemas.sorting import FlowRunSort
 logger = logging.getLogger("nightshift.watchdog")
 
 PERIOD_ENV = "NIGHTSHIFT_WATCHDOG_SECONDS"
+ZOMBIE_ENV = "NIGHTSHIFT_ZOMBIE_AFTER_SECONDS"
+PENDING_ENV = "NIGHTSHIFT_STUCK_PENDING_AFTER_SECONDS"
+ZOMBIE_CHECK_SECONDS = 10
+HEARTBEAT = "prefect.flow-run.heartbeat"
 FACTOR = 2  # alert after this many intervals without a completed run
 UNREACHABLE_AFTER = dt.timedelta(minutes=2)
 
@@ -120,6 +133,61 @@ def unreachable_message(api_url: str, since: dt.datetime, error: str, to: str) -
     return message
 
 
+async def heartbeats(client: PrefectClient, run_ids: list[str], since: dt.datetime, limit: int) -> dict[str, str]:
+    """Run id -> time of its latest heartbeat since `since` (runs without one are absent)."""
+    response = await client._client.post("/events/filter", json={"limit": limit, "filter": {
+        "occurred": {"since": since.isoformat()}, "event": {"name": [HEARTBEAT]}, "order": "DESC",
+        "resource": {"id": [f"prefect.flow-run.{r}" for r in run_ids]}}})
+    response.raise_for_status()
+    latest: dict[str, str] = {}
+    for event in response.json()["events"]:
+        latest.setdefault(event["resource"]["prefect.resource.id"].removeprefix("prefect.flow-run."), event["occurred"])
+    return latest
+
+
+async def crash_if_still(client: PrefectClient, run_id: Any, state: StateType, message: str) -> bool:
+    """Set run `run_id` Crashed if it is still in `state`; the server refuses if it finished meanwhile."""
+    from prefect.states import Crashed
+
+    run = await client.read_flow_run(run_id)
+    if run.state is None or run.state.type != state:
+        return False
+    result = await client.set_flow_run_state(run_id, Crashed(message=message))
+    return result.status.value == "ACCEPT"
+
+
+async def crash_zombies(client: PrefectClient, now: dt.datetime) -> list[str]:
+    """Crash the Running runs whose heartbeats stopped and the Pending runs never started; their ids."""
+    silence = dt.timedelta(seconds=int(os.environ.get(ZOMBIE_ENV) or 90))
+    pending_after = dt.timedelta(seconds=int(os.environ.get(PENDING_ENV) or 600))
+    crashed = []
+    running = await client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType.RUNNING]))), limit=200)
+    quiet = [r for r in running if r.state and r.state.timestamp and now - r.state.timestamp > silence]
+    if quiet:
+        ids = [str(r.id) for r in quiet]
+        alive = await heartbeats(client, ids, now - silence, limit=200)
+        for run in quiet:
+            if str(run.id) in alive:
+                continue
+            ever = await heartbeats(client, [str(run.id)], run.state.timestamp - silence, limit=1)  # type: ignore[union-attr]
+            if ever and await crash_if_still(client, run.id, StateType.RUNNING, (
+                    f"No heartbeat for {silence.seconds} s: the worker or its machine stopped. "
+                    "Retry the run from the UI (or submit the job again).")):
+                crashed.append(str(run.id))
+    pending = await client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType.PENDING]))), limit=200)
+    for run in pending:
+        if run.state and run.state.timestamp and now - run.state.timestamp > pending_after:
+            if await crash_if_still(client, run.id, StateType.PENDING, (
+                    f"Pending, never started, for {pending_after.seconds} s: the worker or its machine stopped. "
+                    "Retry the run from the UI (or submit the job again).")):
+                crashed.append(str(run.id))
+    if crashed:
+        logger.warning("crashed %s run(s) whose worker stopped: %s", len(crashed), ", ".join(crashed))
+    return crashed
+
+
 class Watchdog:
     """Checks every `period` seconds; mails each stall (and each outage of the Prefect API) once."""
 
@@ -158,9 +226,17 @@ class Watchdog:
         return mailed
 
     async def run(self) -> None:
+        next_check = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                await self.check()
-            except Exception:  # noqa: BLE001 - the database or the mailer is away: next pass
-                logger.exception("watchdog: check failed")
-            await asyncio.sleep(self.period)
+                await crash_zombies(self.client, dt.datetime.now(dt.timezone.utc))
+            except Exception as error:  # noqa: BLE001 - the server is away: check() reports that
+                logger.warning("watchdog: zombie check failed: %r", error)
+            if loop.time() >= next_check:
+                next_check = loop.time() + self.period
+                try:
+                    await self.check()
+                except Exception:  # noqa: BLE001 - the database or the mailer is away: next pass
+                    logger.exception("watchdog: check failed")
+            await asyncio.sleep(min(self.period, ZOMBIE_CHECK_SECONDS))

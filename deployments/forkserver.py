@@ -114,6 +114,9 @@ class ForkServer:
             signal.set_wakeup_fd(-1)
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+            if self.path.parent.name.startswith("nightshift-fork-"):  # made for it by `nightshift worker`
+                with contextlib.suppress(OSError):
+                    self.path.parent.rmdir()  # only if empty; also when that process was killed hard
             listener.close()
             print(f"fork server: stopped; {len(self.children)} runs still going", flush=True)
 

@@ -178,6 +178,22 @@ def test_without_a_fork_server_one_sigint_stops_the_worker(worker_factory) -> No
     assert "fork server" not in worker.output() and not list(worker.tmp.glob("nightshift-*"))
 
 
+@pytest.mark.timeout(120)
+def test_killed_hard_the_worker_takes_its_prefect_worker_and_fork_server_along(worker_factory) -> None:  # type: ignore[no-untyped-def]
+    run_coro_as_sync(_create_pool("worker-kill-test"))
+    worker = worker_factory("worker-kill-test")
+    worker.wait_for("Worker 'worker-kill-test' started!")
+    [folder] = list(worker.tmp.glob("nightshift-fork-*"))
+    helpers = _children(worker.process.pid)
+    assert len(helpers) == 2
+    worker.process.kill()  # no chance to clean up: its children learn of it from the kernel
+    worker.process.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while [pid for pid in helpers if _alive(pid)] or folder.exists():
+        assert time.monotonic() < deadline, f"still alive: {[pid for pid in helpers if _alive(pid)]}, {folder}"
+        time.sleep(0.2)
+
+
 async def _create_pool(name: str) -> None:
     async with get_client() as client:
         await client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=base_job_template("cpu")))

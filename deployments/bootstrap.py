@@ -188,6 +188,6 @@ def prepare_embedder(profile: NightshiftProfile, announce: Callable[[str], None]
     target = embedder.export_path()
     if embedder._exported(target):
         return f"embedding model: {embedder.model_name}, exported already ({target})"
-    announce(f"embedding model: exporting {embedder.model_name} to {target} (once; about half a minute)…")
+    announce(f"embedding model: exporting {embedder.model_name} to {target} (once; 15–30 s)…")
     seconds = embedder.prepare() or 0.0
     return f"embedding model: exported {embedder.model_name} in {seconds:.1f} s"

@@ -87,15 +87,24 @@ class Feeder:
         import todo_rows
 
         mail_zone, reschedule_zone = zone_at_local_hour(8, now), zone_at_local_hour(1, now)
+        today = now.astimezone(ZoneInfo(mail_zone)).date()
         for i in range(20):
             user = todo_rows.make_user(self.url, mail_zone)
             execution = todo_rows.make_execution(self.url, user)
-            todo_rows.make_todo(self.url, execution, f"Send the revised deck to investor {i}", now.date())
-        yesterday = now.astimezone(ZoneInfo(reschedule_zone)).date() - dt.timedelta(days=1)
+            todo_rows.make_todo(self.url, execution, f"Send the revised deck to investor {i}", today)
+        # Overdue: more than one day in the past (yesterday's todos wait one more day).
+        overdue = now.astimezone(ZoneInfo(reschedule_zone)).date() - dt.timedelta(days=3)
         for i in range(20):
             user = todo_rows.make_user(self.url, reschedule_zone)
             execution = todo_rows.make_execution(self.url, user)
-            todo_rows.make_todo(self.url, execution, f"Call supplier {i} about the delivery", yesterday)
+            todo_rows.make_todo(self.url, execution, f"Call supplier {i} about the delivery", overdue)
+
+    def publications(self, limit: int = 60) -> int:
+        """A small real corpus for the nightly recommender build (sections of ../shared/data/html)."""
+        from deployments.corpus import load_publications, publications_from
+
+        pages = sorted((ROOT.parent / "shared" / "data" / "html").glob("*.html"))
+        return len(load_publications(self.url, publications_from(pages)[:limit]))
 
     def work_done(self) -> dict[str, int]:
         """What the sweeps did with the rows fed: executions extracted, daily e-mails, todos moved."""
@@ -107,7 +116,8 @@ class Feeder:
             done = {"executions extracted": one("SELECT count(*) FROM task_execution WHERE todos_extracted_at IS NOT NULL"),
                     "todos": one("SELECT count(*) FROM todo"),
                     "daily e-mails sent": one("SELECT count(*) FROM event WHERE kind = 'todo_daily_email'"),
-                    "todos rescheduled": one("SELECT count(*) FROM todo_scheduling WHERE justification IS NOT NULL")}
+                    "todos rescheduled": one("SELECT count(*) FROM todo_scheduling WHERE justification IS NOT NULL"),
+                    "recommender versions": one("SELECT count(*) FROM recommender_version")}
         engine.dispose()
         return done
 
@@ -191,6 +201,7 @@ def soak(minutes: float, workdir: Path) -> dict:
     started = dt.datetime.now(dt.timezone.utc)
     feeder = Feeder(home)
     feeder.users_and_todos(started)
+    feeder.publications()
     jobs = httpx.Client(base_url=stack.jobs_api, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     failing_jobs = 0
     try:
@@ -251,7 +262,8 @@ def measure(stack: LocalStack, intervals: dict[str, int], started: dt.datetime, 
                            "late_p50_s": round(statistics.median(lateness), 1) if lateness else None,
                            "late_max_s": round(max(lateness), 1) if lateness else None,
                            "states": dict(Counter(r["state_type"] for r in scheduled))}
-    failed = {r["id"]: r["name"] for r in runs if r["state_type"] in ("FAILED", "CRASHED")}
+    failed = {r["id"]: r["name"] for r in runs if r["state_type"] in ("FAILED", "CRASHED")
+              and r.get("end_time") and r["end_time"] <= ended.isoformat()}
     mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
              for p in (stack.home / "outbox").glob("*.eml")]
     per_run = Counter()

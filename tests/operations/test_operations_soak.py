@@ -20,8 +20,9 @@ def test_five_minutes_of_the_embedded_default_run_on_their_own(tmp_path: Path) -
     print(done.stdout[-6000:], done.stderr[-3000:])
     report = json.loads(report_path.read_text())
     for name, row in report["schedules"].items():
-        if "expected" in row:
-            assert row["expected"] >= 1 and row["on_time"] == row["created"] == row["expected"], (name, row)
+        if "expected" in row:  # the sweeps run every 1-2 min here; the nightly builds every 5
+            assert row["on_time"] == row["created"] == row["expected"], (name, row)
+            assert row["expected"] >= 1 or row["interval_s"] >= 300, (name, row)
     assert report["logs"] == {name: 0 for name in report["logs"]}, report["traceback_samples"]
     assert report["failed_runs"] >= 2 and report["operator_mails_per_failed_run"] == {"1": report["failed_runs"]}
     assert report["actions_on_finished_runs"] == 0 and report["automation_actions"] == 0

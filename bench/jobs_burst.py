@@ -1,0 +1,150 @@
+"""A burst: 100 small jobs posted at once to the Jobs API; how fast do they all complete?
+
+The embedded default as `make demo` starts it (deployments/local.sh: Prefect server on SQLite, one
+worker, the Jobs API), and with --shape production the production shape (bench/prefect_stack.py:
+PostgreSQL, Redis messaging, one worker). Each job is an extract_todos of a prepared finished
+execution (a trivial flow: what is measured is the path around it). While the jobs run, every job's
+status is read through GET /jobs/{id} once a second. Prints jobs/s from the first POST to the last
+completion, status-call p50/p99, server errors (5xx answers and tracebacks in the logs), and the
+baseline in the same run: the same extractions as one direct flow call without a deployment.
+
+    .venv/bin/python bench/jobs_burst.py                      (embedded default)
+    .venv/bin/python bench/jobs_burst.py --shape production
+
+Goals: all 100 complete, >= 5 jobs/s on 2 cores, status calls p99 <= 200 ms, 0 server errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+FINAL = {"completed", "failed", "cancelled", "crashed"}
+
+
+async def burst(api: str, token: str, executions: list[int], timeout: float) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    status_ms: list[float] = []
+    errors: list[str] = []
+    async with httpx.AsyncClient(base_url=api, headers=headers, timeout=30) as client:
+        t0 = time.monotonic()
+        posted = await asyncio.gather(*(client.post("/jobs", json={
+            "type": "extract_todos", "params": {"task_execution_id": e}}) for e in executions))
+        post_seconds = time.monotonic() - t0
+        errors += [f"POST {r.status_code}" for r in posted if r.status_code >= 500]
+        ids = [r.json()["id"] for r in posted if r.status_code < 300]
+        pending, statuses = set(ids), {}
+        done_at = t0
+        while pending and time.monotonic() - t0 < timeout:
+            await asyncio.sleep(1)
+
+            async def read(job_id: str) -> None:
+                nonlocal done_at
+                started = time.monotonic()
+                try:
+                    response = await client.get(f"/jobs/{job_id}")
+                except httpx.HTTPError as error:
+                    errors.append(f"GET {error!r}")
+                    return
+                status_ms.append((time.monotonic() - started) * 1000)
+                if response.status_code >= 500:
+                    errors.append(f"GET {response.status_code}")
+                    return
+                status = response.json()["status"]
+                if status in FINAL:
+                    statuses[job_id] = status
+                    pending.discard(job_id)
+                    done_at = max(done_at, time.monotonic())
+
+            await asyncio.gather(*(read(j) for j in list(pending)))
+    elapsed = done_at - t0
+    completed = sum(s == "completed" for s in statuses.values())
+    return {"jobs": len(executions), "accepted": len(ids), "completed": completed,
+            "other final": {s: list(statuses.values()).count(s) for s in set(statuses.values()) - {"completed"}},
+            "not final": len(pending), "seconds": round(elapsed, 1), "post_seconds": round(post_seconds, 2),
+            "jobs_per_s": round(completed / elapsed, 2) if elapsed else 0.0,
+            "status_p50_ms": round(statistics.median(status_ms), 1) if status_ms else None,
+            "status_p99_ms": round(statistics.quantiles(status_ms, n=100)[98], 1) if len(status_ms) > 1 else None,
+            "status_calls": len(status_ms), "server_errors": errors}
+
+
+def baseline(app_url: str, executions: list[int]) -> float:
+    """Seconds for the same extractions as plain function calls in one process (no Prefect at all)."""
+    from blocks.database import Database
+    from blocks.offline import OfflineLLM
+    from tasks.todos import extract_one
+
+    db, llm = Database(url=app_url), OfflineLLM()
+    started = time.monotonic()
+    for execution in executions:
+        extract_one(db, llm, execution, force=True)
+    return time.monotonic() - started
+
+
+def embedded(jobs: int, timeout: float) -> tuple[dict, dict[str, int]]:
+    from factories import make_execution
+    from local_stack import LocalStack
+
+    with tempfile.TemporaryDirectory(prefix="nightshift-burst-") as tmp:
+        stack = LocalStack(Path(tmp) / "home")
+        try:
+            stack.local("start")
+            token = stack.local("token").stdout.strip()
+            app_url = f"sqlite:///{stack.home / 'nightshift.db'}"
+            executions = [make_execution(app_url) for _ in range(jobs)]
+            report = asyncio.run(burst(stack.jobs_api, token, executions, timeout))
+            report["baseline_s"] = round(baseline(app_url, executions), 2)
+        finally:
+            stack.stop()
+        found = stack.tracebacks()
+        return report, {name: len(errors) for name, errors in found.items()}
+
+
+def production(jobs: int, timeout: float) -> tuple[dict, dict[str, int]]:
+    from bench.prefect_stack import Stack
+    from factories import make_execution
+
+    with tempfile.TemporaryDirectory(prefix="nightshift-burst-") as tmp, \
+            Stack(Path(tmp), workers=1, deployments=("extract-todos", "notify-failed-run")) as stack:
+        executions = [make_execution(stack.app_url) for _ in range(jobs)]
+        report = asyncio.run(burst(stack.api, stack.token, executions, timeout))
+        report["baseline_s"] = round(baseline(stack.app_url, executions), 2)
+        logs = {p.stem: p.read_text(errors="replace").count("Traceback (most recent call last)")
+                for p in Path(tmp).glob("*.log")}
+    return report, logs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--shape", choices=["embedded", "production"], default="embedded")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args(argv)
+    report, tracebacks = (embedded if args.shape == "embedded" else production)(args.jobs, args.timeout)
+    print(f"{args.shape}: {report['completed']} of {report['jobs']} jobs completed in {report['seconds']} s "
+          f"= {report['jobs_per_s']} jobs/s (POSTs answered in {report['post_seconds']} s)")
+    print(f"  baseline, the same {report['jobs']} extractions as plain function calls in one process: "
+          f"{report['baseline_s']} s")
+    print(f"  other final: {report['other final']}, not final: {report['not final']}")
+    print(f"  GET /jobs/{{id}}: {report['status_calls']} calls, p50 {report['status_p50_ms']} ms, "
+          f"p99 {report['status_p99_ms']} ms")
+    print(f"  server errors: {len(report['server_errors'])} {report['server_errors'][:5]}; "
+          f"tracebacks in logs: {tracebacks}")
+    met = (report["completed"] == args.jobs and report["jobs_per_s"] >= 5 and (report["status_p99_ms"] or 0) <= 200
+           and not report["server_errors"] and not any(tracebacks.values()))
+    print("goals: " + ("all met" if met else "MISSED (100 complete, >= 5 jobs/s, p99 <= 200 ms, 0 errors)"))
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

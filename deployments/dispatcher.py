@@ -44,6 +44,7 @@ EXTERNAL_ENV = "NIGHTSHIFT_JOBS_DISPATCHER"
 logger = logging.getLogger("nightshift.jobs_dispatcher")
 T = TypeVar("T")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Prefect's database and ours store as a JSON integer
+ID_MAX = 2**31 - 1  # nightshift's ids are INTEGER columns: a larger "…_id" can match no row, and PostgreSQL errs
 
 
 def parameter_problems(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,6 +57,9 @@ def parameter_problems(params: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
             errors.append({"loc": loc, "msg": "integer out of range: parameters are 64-bit signed integers",
                            "type": "int64_range"})
+        elif isinstance(value, int) and str(loc[-1]).endswith("_id") and value > ID_MAX:
+            errors.append({"loc": loc, "msg": f"no such id: ids are at most {ID_MAX} (the database's integer range)",
+                           "type": "id_range"})
         elif isinstance(value, dict):
             for key, item in value.items():
                 walk(item, [*loc, key])

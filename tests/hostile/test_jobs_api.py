@@ -119,7 +119,10 @@ def test_an_integer_beyond_64_bits_is_refused_and_listings_keep_working(client: 
     assert answer.json()["detail"][0]["loc"] == ["params", "task_execution_id"]
     assert "64-bit" in answer.json()["detail"][0]["msg"]
 
-    job = client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": 2**63 - 1}})
+    beyond_ids = client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": 2**31}})
+    assert beyond_ids.status_code == 422 and "the database's integer range" in beyond_ids.json()["detail"][0]["msg"]
+
+    job = client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": 2**31 - 1}})
     assert job.status_code == 202
     assert client.get("/jobs").status_code == 200
     assert client.get(f"/jobs/{job.json()['id']}").status_code == 200

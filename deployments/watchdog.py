@@ -166,7 +166,9 @@ async def crash_zombies(client: PrefectClient, now: dt.datetime) -> list[str]:
     quiet = [r for r in running if r.state and r.state.timestamp and now - r.state.timestamp > silence]
     if quiet:
         ids = [str(r.id) for r in quiet]
-        alive = await heartbeats(client, ids, now - silence, limit=200)
+        alive: dict[str, str] = {}
+        for start in range(0, len(ids), 10):  # a page holds 50 events: about 3 heartbeats a run in the window
+            alive |= await heartbeats(client, ids[start:start + 10], now - silence, limit=50)
         for run in quiet:
             if str(run.id) in alive:
                 continue

@@ -270,10 +270,12 @@ def measure(stack: LocalStack, intervals: dict[str, int], started: dt.datetime, 
     stall_alerts = []
     for mail in mails:
         subject = str(mail["Subject"])
+        if not subject.startswith("[nightshift] "):  # users' daily e-mails
+            continue
         if subject.startswith("[nightshift] Schedule stalled"):
             stall_alerts.append(subject)
             continue
-        body = mail.get_content()
+        body = mail.get_body(preferencelist=("plain",)).get_content()
         for run_id in failed:
             if run_id in body:
                 per_run[run_id] += 1

@@ -4,6 +4,8 @@ POST /jobs only records a job in the ledger (store/jobs.py) and rings this proce
 dispatcher creates the flow runs, retrying while Prefect is unreachable. Running it in a process of
 its own, at a lower CPU priority, keeps the API's answers fast while thousands of runs are created.
 
+The same process runs the watchdog (deployments/watchdog.py): zombie runs, stalled schedules.
+
 The API starts one per API process (`python -m deployments.dispatcher --doorbell`, fed through its
 stdin: a byte is a new job, end of input means the API is gone). To run it as a service of its own
 instead, start `python -m deployments.dispatcher` and the API with NIGHTSHIFT_JOBS_DISPATCHER=external.

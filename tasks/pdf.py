@@ -23,6 +23,7 @@ from tasks.pdf_partition import (  # noqa: F401 — partitioning lives there; re
     PdfLimitExceeded,
     PdfRejected,
     offline_sentence_model,
+    open_pdf,
     partition_fast,
     partition_fast_in_process,
     partition_hi_res,
@@ -91,21 +92,12 @@ class PdfOutcome(BaseModel):
 
 def count_pages(data: bytes, source_id: int, max_pages: int | None = None) -> int:
     """Pages of a PDF; PdfRejected (with what to do) for anything that is not an ingestible PDF."""
-    import pypdfium2 as pdfium
-
     max_pages = max_pages or PdfLimits().max_pages
     if not data:
         raise PdfRejected(f"source {source_id}: the file is empty; upload the PDF again")
     if not data.lstrip()[:5].startswith(b"%PDF-"):
         raise PdfRejected(f"source {source_id}: not a PDF (no %PDF- header); upload a PDF file")
-    try:
-        document = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
-            raise PdfRejected(
-                f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
-            ) from None
-        raise PdfRejected(f"source {source_id}: the PDF is corrupt ({exc}); re-export or repair it") from None
+    document = open_pdf(data, source_id)
     try:
         pages = len(document)
     finally:

@@ -169,18 +169,25 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
     return PagesPartition(elements=elements, images=images.found)
 
 
-def page_range(data: bytes, first: int, last: int, source_id: int) -> bytes:
-    """Pages [first, last) of a PDF as a PDF of their own (pdfium copies them without decoding anything)."""
+def open_pdf(data: bytes, source_id: int) -> Any:
+    """The pdfium document of `data`; PdfRejected (with what to do) when it is encrypted or corrupt."""
     import pypdfium2 as pdfium
 
     try:
-        source = pdfium.PdfDocument(data)
+        return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise PdfRejected(
                 f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
             ) from None
         raise PdfRejected(f"source {source_id}: the PDF is corrupt ({exc}); re-export or repair it") from None
+
+
+def page_range(data: bytes, first: int, last: int, source_id: int) -> bytes:
+    """Pages [first, last) of a PDF as a PDF of their own (pdfium copies them without decoding anything)."""
+    import pypdfium2 as pdfium
+
+    source = open_pdf(data, source_id)
     try:
         if first == 0 and last >= len(source):
             return data

@@ -17,7 +17,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from fork_flows import fork_probe
+from fork_flows import fork_probe, run_state
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = "tests/fork_flows.py:fork_probe"
@@ -52,14 +52,6 @@ def _flow_run(record: Path, seconds: float) -> str:
             return str(run.id)
 
     return run_coro_as_sync(create())
-
-
-def _state(run_id: str) -> StateType | None:
-    async def read() -> StateType | None:
-        async with get_client() as client:
-            return (await client.read_flow_run(run_id)).state_type
-
-    return run_coro_as_sync(read())
 
 
 def _launch(run_id: str, socket_path: Path | None) -> subprocess.Popen:
@@ -115,7 +107,7 @@ def test_sigterm_to_the_launcher_reaches_the_run(fork_server, tmp_path) -> None:
     launcher.communicate(timeout=60)
     assert launcher.returncode != 0
     assert _gone(ran["pid"])
-    assert _state(run_id) != StateType.COMPLETED
+    assert run_state(run_id) != StateType.COMPLETED
 
 
 def test_a_launcher_killed_hard_takes_its_run_with_it(fork_server, tmp_path) -> None:  # type: ignore[no-untyped-def]

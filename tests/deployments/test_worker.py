@@ -22,6 +22,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from deployments.bootstrap import base_job_template
+from fork_flows import run_state
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = "tests/fork_flows.py:fork_probe"
@@ -52,14 +53,6 @@ def _run(deployment_id: str, record: Path) -> str:
             return str(run.id)
 
     return run_coro_as_sync(create())
-
-
-def _state(run_id: str) -> StateType | None:
-    async def read() -> StateType | None:
-        async with get_client() as client:
-            return (await client.read_flow_run(run_id)).state_type
-
-    return run_coro_as_sync(read())
 
 
 def _children(pid: int) -> list[int]:
@@ -138,10 +131,10 @@ def test_a_run_on_the_worker_logs_no_noise_and_one_sigterm_stops_everything(work
     record = tmp_path / "record.json"
     run_id = _run(deployment_id, record)
     deadline = time.monotonic() + 120
-    while _state(run_id) not in (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED):
+    while run_state(run_id) not in (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED):
         assert time.monotonic() < deadline, worker.output()[-3000:]
         time.sleep(0.5)
-    assert _state(run_id) == StateType.COMPLETED, worker.output()[-3000:]
+    assert run_state(run_id) == StateType.COMPLETED, worker.output()[-3000:]
     server_pid = int(re.search(r"fork server ready \(pid (\d+)\)", worker.output()).group(1))
     assert json.loads(record.read_text())["ppid"] == server_pid  # forked by the fork server
     time.sleep(1)  # the run's last lines reach the worker's output

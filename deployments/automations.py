@@ -34,18 +34,22 @@ REPLACED_AUTOMATIONS = ("nightshift-crash-zombie-runs", "nightshift-crash-stuck-
 STALE_CLAIM = dt.timedelta(minutes=10)  # a notifier that died while sending: another may send
 
 
+def operator_message(to: str, subject: str, body: str) -> EmailMessage:
+    """An e-mail to the operators; every subject starts with "[nightshift]"."""
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = f"[nightshift] {subject}"
+    message.set_content(body)
+    return message
+
+
 def failure_message(run_name: str, run_id: str, state: str, error: str | None, deployment: str | None,
                     ui_url: str | None, to: str) -> EmailMessage:
     """The operators' e-mail about one failed or crashed run."""
-    message = EmailMessage()
-    message["To"] = to
-    message["Subject"] = f"[nightshift] {state}: {run_name}"
     link = f"{ui_url}/runs/flow-run/{run_id}" if ui_url else f"flow run {run_id}"
-    message.set_content(
+    return operator_message(to, f"{state}: {run_name}", (
         f"Flow run {run_name} ({deployment or 'no deployment'}) ended {state}.\n\n"
-        f"Error: {error or '(no message)'}\n\nOpen it, read its logs and retry it from the UI: {link}\n"
-    )
-    return message
+        f"Error: {error or '(no message)'}\n\nOpen it, read its logs and retry it from the UI: {link}\n"))
 
 
 @task(retries=2, retry_delay_seconds=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import subprocess
 import sys
 from pathlib import Path
 
@@ -84,7 +85,6 @@ def _worker(args: argparse.Namespace, extra: list[str]) -> int:
     import os
     import shutil
     import signal
-    import subprocess
     import tempfile
     import time
 
@@ -138,10 +138,8 @@ def _worker(args: argparse.Namespace, extra: list[str]) -> int:
     return worker.returncode if worker is not None else 1
 
 
-def _end(process: "subprocess.Popen", timeout: float, signum: int | None = None) -> bool:
+def _end(process: subprocess.Popen, timeout: float, signum: int | None = None) -> bool:
     """Signal `process` (if given), wait up to `timeout` s, then kill it. True if it ended on its own."""
-    import subprocess
-
     if signum is not None and process.poll() is None:
         process.send_signal(signum)
     try:

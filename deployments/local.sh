@@ -18,7 +18,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 TR
 # Pick up new runs within ~2 s instead of the default 10 s (a cheap query against a local server).
 export PREFECT_WORKER_QUERY_SECONDS=${PREFECT_WORKER_QUERY_SECONDS:-2}
 # Flow results persisted as JSON where the Jobs API reads them (tasks keep theirs in memory), and
-# heartbeats for the zombie-run automation.
+# heartbeats for the watchdog (zombie runs).
 export PREFECT_RESULTS_PERSIST_BY_DEFAULT=true PREFECT_TASKS_DEFAULT_PERSIST_RESULT=false
 export PREFECT_RESULTS_DEFAULT_SERIALIZER=json
 export PREFECT_LOCAL_STORAGE_PATH=${PREFECT_LOCAL_STORAGE_PATH:-$NIGHTSHIFT_HOME/results}

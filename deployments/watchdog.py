@@ -88,7 +88,7 @@ async def stalled(client: PrefectClient, now: dt.datetime, watching_since: dt.da
     pools_with_workers = {}
     found = []
     for deployment in await client.read_deployments():
-        schedules = [s for s in deployment.schedules or []]
+        schedules = deployment.schedules or []
         intervals = [i for i in [await schedule_interval(s.schedule) for s in schedules] if i]
         if not intervals or deployment.paused:
             continue
@@ -112,25 +112,22 @@ async def stalled(client: PrefectClient, now: dt.datetime, watching_since: dt.da
 
 
 def stall_message(stall: Stall, to: str, ui_url: str | None) -> EmailMessage:
-    message = EmailMessage()
-    message["To"] = to
-    message["Subject"] = f"[nightshift] Schedule stalled: {stall.deployment}"
+    from deployments.automations import operator_message
+
     link = f"{ui_url}/deployments/deployment/{stall.deployment_id}" if ui_url else stall.deployment_id
     why = ("Its schedule is paused." if stall.paused_schedule else
            "Check that the Prefect server's scheduler runs, that a worker serves its work pool, and its last runs.")
-    message.set_content(
+    return operator_message(to, f"Schedule stalled: {stall.deployment}", (
         f"Deployment {stall.deployment} runs every {stall.interval} but has completed no run since "
-        f"{stall.since:%Y-%m-%d %H:%M:%S} UTC.\n\n{why}\n\nOpen it: {link}\n")
-    return message
+        f"{stall.since:%Y-%m-%d %H:%M:%S} UTC.\n\n{why}\n\nOpen it: {link}\n"))
 
 
 def unreachable_message(api_url: str, since: dt.datetime, error: str, to: str) -> EmailMessage:
-    message = EmailMessage()
-    message["To"] = to
-    message["Subject"] = "[nightshift] Prefect API unreachable"
-    message.set_content(f"The Prefect API at {api_url} has not answered since {since:%Y-%m-%d %H:%M:%S} UTC "
-                        f"({error}). No schedule runs and no job starts until it answers again.\n")
-    return message
+    from deployments.automations import operator_message
+
+    return operator_message(to, "Prefect API unreachable", (
+        f"The Prefect API at {api_url} has not answered since {since:%Y-%m-%d %H:%M:%S} UTC ({error}). "
+        "No schedule runs and no job starts until it answers again.\n"))
 
 
 async def heartbeats(client: PrefectClient, run_ids: list[str], since: dt.datetime, limit: int) -> dict[str, str]:

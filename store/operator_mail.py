@@ -41,11 +41,3 @@ def release(session: Session, key: str) -> None:
     """Give a claim back after a failed send."""
     session.execute(delete(Event).where(Event.dedup_key == key, Event.kind == KIND))
 
-
-def sent_keys(session: Session, prefix: str) -> list[str]:
-    """Keys of the operator mails sent whose key starts with `prefix` (oldest first)."""
-    from sqlalchemy import select
-
-    rows = session.execute(select(Event.dedup_key, Event.payload).where(
-        Event.kind == KIND, Event.dedup_key.startswith(prefix)).order_by(Event.id))
-    return [key for key, payload in rows if payload.get("status") == "sent"]

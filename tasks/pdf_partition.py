@@ -16,7 +16,6 @@ os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 
 import hashlib  # noqa: E402
 import io  # noqa: E402
-import multiprocessing  # noqa: E402
 import re  # noqa: E402
 import resource  # noqa: E402
 import signal  # noqa: E402

@@ -27,7 +27,7 @@ DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
 HELM_SERVER = yaml.safe_load((INFRA / "helm" / "prefect-server-values.yaml").read_text())
 HELM_WORKERS = {pool: yaml.safe_load((INFRA / "helm" / f"prefect-worker-{pool}-values.yaml").read_text())
                 for pool in WORK_POOLS}
-# What a flow-run process needs so that the Jobs API can read its result, and the zombie automation works.
+# What a flow-run process needs so that the Jobs API can read its result, and the watchdog sees its heartbeats.
 RUN_ENV = {"PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true", "PREFECT_RESULTS_DEFAULT_SERIALIZER": "json",
            "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false", "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
 

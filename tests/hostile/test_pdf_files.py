@@ -15,7 +15,6 @@ import pytest
 from conftest import SHARED_DATA
 from factories import pdf_first_pages
 
-from blocks.vectorstore import collection_name
 from flows.pdf import ingest_pdf
 from hostile.pdfs import bomb_pdf, build_pdf, huge_gray_image, rgb_image, text_page
 from store.models import Source, User

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +51,11 @@ def get_engine(url: str) -> Engine:
             _engines[url] = engine
             _session_factories[url] = sessionmaker(engine, expire_on_commit=False)
         return engine
+
+
+def insert_for(session: Session) -> Callable[..., Any]:
+    """The session's dialect `insert`, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 @contextmanager

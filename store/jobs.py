@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.db import insert_for
 from store.models import JobRecord
 
 IN_CHUNK = 500
@@ -21,8 +21,7 @@ def accept(session: Session, job: dict[str, Any]) -> tuple[JobRecord, bool]:
     Returns (job, created). Two racing requests with one key insert one row: the unique constraint
     decides, and the loser reads the winner's row.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(JobRecord).values(**job)
+    statement = insert_for(session)(JobRecord).values(**job)
     if job.get("idempotency_key") is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["type", "idempotency_key"])
     created = session.execute(statement).rowcount == 1

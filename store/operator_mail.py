@@ -14,7 +14,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from store.models import Event, utcnow
-from store.todo_sweeps import insert_event, read_event, replace_event_payload, set_event_payload
+from store.events import insert_event, read_event, replace_event_payload, set_event_payload
 
 KIND = "operator-mail"
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.db import insert_for
 from store.models import ProducedTextVersion, TaskExecution, Todo, TodoScheduling
 
 
@@ -93,10 +93,6 @@ def claim_extraction(
     return result.rowcount == 1
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def insert_todos(
     session: Session, rows: Sequence[dict[str, Any]], scheduled_for: Sequence[dt.date], source_run_id: str | None
 ) -> list[int]:
@@ -108,7 +104,7 @@ def insert_todos(
         return {}
     dates = {row["dedup_key"]: day for row, day in zip(rows, scheduled_for, strict=True)}
     inserted = session.execute(
-        _insert(session)(Todo)
+        insert_for(session)(Todo)
         .values(list(rows))
         .on_conflict_do_nothing(index_elements=["task_execution_id", "dedup_key"])
         .returning(Todo.id, Todo.dedup_key)

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.db import insert_for
 from store.models import Publication, RecommenderVersion, SentenceEmbedding
 
 # Bound parameters per IN (...) query: well below SQLite's and psycopg2's limits.
@@ -85,14 +85,13 @@ def save_embeddings(
     session: Session, model_name: str, dim: int, vectors: dict[str, bytes], now: dt.datetime
 ) -> None:
     """Store new embeddings; one stored meanwhile by another build is kept (same hash, same model)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     rows: list[dict[str, Any]] = [
         {"content_hash": h, "model_name": model_name, "dim": dim, "vector": v, "created_at": now}
         for h, v in vectors.items()
     ]
     for start in range(0, len(rows), IN_CHUNK):
         session.execute(
-            insert(SentenceEmbedding)
+            insert_for(session)(SentenceEmbedding)
             .values(rows[start : start + IN_CHUNK])
             .on_conflict_do_nothing(index_elements=["content_hash", "model_name"])
         )

@@ -20,11 +20,12 @@ from todo_rows import events, make_execution, make_todo, make_user
 from blocks.llm import OpenAICompatibleLLM
 from blocks.mailer import SmtpMailer
 from blocks.profile import clear_profile_cache
-from deployments.bootstrap import save_profile
+from deployments.operations.bootstrap import save_profile
 from flows.emails import DailyEmailsFailed, send_daily_todo_emails
 from store.db import session_scope
-from store.todo_sweeps import insert_event
-from tasks.emails import dedup_key, select_users_for_daily_email
+from store.events import insert_event
+from tasks.emails.claims import dedup_key
+from tasks.emails.steps import select_users_for_daily_email
 
 MON, TUE = dt.date(2026, 11, 23), dt.date(2026, 11, 24)
 PARIS_MONDAY_0830 = utc(2026, 11, 23, 7, 30)

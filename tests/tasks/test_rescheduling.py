@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from factories import utc
 
-from blocks.offline import candidate_days, quietest_working_day
-from store.todo_sweeps import LocalWindow, PagingError, keyset_pages, zones_in_window
+from blocks.rules.reschedule import candidate_days, quietest_working_day
+from store.paging import PagingError, keyset_pages
+from store.users import LocalWindow, zones_in_window
 from tasks.rescheduling import validate_proposal
 
 MONDAY = dt.date(2026, 11, 23)

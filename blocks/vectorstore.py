@@ -20,6 +20,8 @@ from typing import Any
 from prefect.blocks.core import Block
 from pydantic import BaseModel, Field, SecretStr
 
+from blocks.concurrency import ensure_global_limit
+
 # Chroma's own hard limit here is 5,461 records per add; stay well below it.
 MAX_BATCH = 5000
 
@@ -32,21 +34,6 @@ _seen_generation: dict[tuple, str] = {}
 def collection_name(owner_user_id: int) -> str:
     """The collection holding every chunk of one user's documents."""
     return f"user-{owner_user_id}"
-
-
-def _ensure_global_limit(name: str) -> str:
-    """Create the one-slot global concurrency limit `name` on the Prefect API when missing."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            with contextlib.suppress(ObjectAlreadyExists):
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-    return name
 
 
 @contextlib.contextmanager
@@ -262,7 +249,7 @@ class ChromaVectorStore(VectorStore):
             # Prefect concurrency limit named after the collection.
             from prefect.concurrency.sync import concurrency
 
-            name = _ensure_global_limit(f"vector-store-{collection}")
+            name = ensure_global_limit(f"vector-store-{collection}")
             with concurrency(name, occupy=1, strict=True):
                 yield
             return

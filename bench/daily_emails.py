@@ -102,7 +102,7 @@ def free_port() -> int:
 
 def baseline(now: dt.datetime, chunk_size: int) -> list:
     """The flow's work as plain function calls: select, then the chunks over the same thread pool size."""
-    from tasks.emails import select_users_for_daily_email, send_daily_emails
+    from tasks.emails.steps import select_users_for_daily_email, send_daily_emails
 
     ids = select_users_for_daily_email.fn(now)
     chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
@@ -140,7 +140,8 @@ def main() -> int:
 def run(url: str, home: Path, smtp_port: int, sent, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from blocks.mailer import SmtpMailer
     from blocks.profile import clear_profile_cache
-    from deployments.bootstrap import embedded_profile, register_block_types, save_profile
+    from blocks.profile import embedded_profile
+    from deployments.operations.bootstrap import register_block_types, save_profile
     from flows.emails import send_daily_todo_emails
 
     register_block_types()

@@ -2,7 +2,8 @@
 
 `LLM` is the interface flows use. `OpenAICompatibleLLM` talks to any chat-completions endpoint
 (OpenAI, Azure, vLLM, Ollama, LiteLLM) and asks for JSON; the embedded default is the rule-based
-`OfflineLLM` in blocks/offline.py.
+`OfflineLLM` in blocks/offline.py, built on the rule engine in blocks/rules/. Every implementation falls
+back on the same rules when its own answer to a rescheduling or writing question is unusable.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import httpx
 from prefect.blocks.core import Block
 from prefect.logging import get_logger
 from pydantic import BaseModel, Field, SecretStr
+
+from blocks.rules import mail_writer, reschedule
 
 
 class ChatMessage(BaseModel):
@@ -123,6 +126,14 @@ class LLM(Block):
     def relevant_chunks(self, title: str, chunks: list[str]) -> list[bool]:
         """One flag per chunk of the page `title`: True for content, False for boilerplate (menus, footers)."""
         raise NotImplementedError
+
+    def fallback_reschedule(self, context: RescheduleContext) -> dict[str, Any]:
+        """The rule's proposal (the quietest coming working day), used when this block's answer is unusable."""
+        return reschedule.propose_reschedule(context)
+
+    def fallback_daily_email(self, context: DailyEmailContext) -> dict[str, Any]:
+        """The per-language template's subject and body, used when this block's answer is unusable."""
+        return mail_writer.write_daily_email(context)
 
 
 # --- OpenAI-compatible implementation -------------------------------------------------------------

@@ -5,15 +5,15 @@
 import datetime as dt
 
 from prefect import flow
-from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.emails import (
+from tasks.emails.steps import (
     DailyEmailOutcome,
     publish_daily_email_report,
     select_users_for_daily_email,
     send_daily_emails,
 )
+from tasks.fanout import fan_out, raise_for_failures
 from tasks.rescheduling import sweep_instant
 
 
@@ -41,13 +41,13 @@ def send_daily_todo_emails(
     """Mail each opted-in user for whom it is 08:00-08:59 on a weekday their todos of the day, once."""
     now = sweep_instant(now)
     ids = select_users_for_daily_email(now, window_start_hour, window_hours, user_ids, ignore_local_window)
-    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
-    futures = [send_daily_emails.submit(chunk, now, send_when_empty) for chunk in chunks]
-    wait(futures)
-    outcomes = [outcome for future in futures for outcome in future.result()]
+    outcomes = fan_out(send_daily_emails, ids, chunk_size, now, send_when_empty)
     publish_daily_email_report(outcomes, key="daily-todo-emails")
-    failed = [o for o in outcomes if o.status in ("failed", "unknown")]
-    if failed:
-        details = "; ".join(f"user {o.user_id}: {o.status}" + (f" ({o.error})" if o.error else "") for o in failed[:10])
-        raise DailyEmailsFailed(f"{len(failed)} of {len(outcomes)} emails need attention: {details}")
+    raise_for_failures(
+        outcomes,
+        failed=lambda o: o.status in ("failed", "unknown"),
+        describe=lambda o: f"user {o.user_id}: {o.status}" + (f" ({o.error})" if o.error else ""),
+        error=DailyEmailsFailed,
+        what="emails need attention",
+    )
     return outcomes

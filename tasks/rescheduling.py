@@ -11,16 +11,14 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel
 
 from blocks.llm import LLM, RescheduleContext, ScheduledTodo
-from blocks.offline import OfflineLLM, candidate_days
 from blocks.profile import load_profile
+from blocks.rules.reschedule import candidate_days
 from store import todo_sweeps as sweeps
 from tasks.reports import markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
 from tasks.timezones import user_zone
 
 MAX_DAYS_AHEAD = 90
-# The offline rule decides when the extractor's proposal is unusable.
-RULE = OfflineLLM()
 
 
 class RescheduleOutcome(BaseModel):
@@ -154,7 +152,7 @@ def decide(llm: LLM, context: RescheduleContext) -> tuple[dt.date, str, str | No
         day, justification, rejected = None, None, f"the extractor failed: {exc}"
     if day is not None and justification is not None:
         return day, justification, None, "extractor"
-    rule = RULE.propose_reschedule(context)
+    rule = llm.fallback_reschedule(context)  # the rule decides when the proposal is unusable
     return dt.date.fromisoformat(rule["reschedule_date"]), rule["justification"], rejected, "rule"
 
 

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-import unicodedata
 from typing import Any, Literal
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from blocks.llm import LLM, ChatMessage, TodoContext
 from blocks.profile import load_profile
-from store import queries
-from store.models import Message, ProducedTextVersion, Task, TaskExecution, Todo, User
+from blocks.rules.text import normalize_description
+from store import executions, queries, todos
 from tasks.reports import markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
 from tasks.timezones import user_zone
@@ -102,54 +97,30 @@ def _short_reason(exc: Exception) -> str:
     return str(exc)
 
 
-def normalize_description(text: str) -> str:
-    """Case, accents' composition, spacing and edge punctuation do not make a different todo."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"\s+", " ", text)
-    return text.strip(" .,;:!?-–—\"'«»")
-
-
 def dedup_key(description: str) -> str:
+    """The todo's identity within its execution: the hash of the extractor's own duplicate key."""
     return hashlib.sha256(normalize_description(description).encode()).hexdigest()
 
 
-def load_context(session: Session, task_execution_id: int, now: dt.datetime) -> tuple[TodoContext, int | None]:
-    """Everything the extractor needs for one execution, and the produced text version it reflects."""
-    execution = session.get(TaskExecution, task_execution_id)
-    if execution is None:
-        raise LookupError(f"task execution {task_execution_id} does not exist")
-    user = session.get(User, execution.user_id)
-    task_row = session.get(Task, execution.task_id)
-    assert user is not None and task_row is not None  # foreign keys guarantee both
-    local_today = now.astimezone(user_zone(user.timezone, user.id, run_logger())).date()
-    version_id = queries.latest_version_id(session, task_execution_id)
-    produced = session.get(ProducedTextVersion, version_id) if version_id else None
-    messages = session.scalars(
-        select(Message).where(Message.task_execution_id == task_execution_id).order_by(Message.sent_at, Message.id)
-    )
-    chain = queries.execution_chain(session, task_execution_id)
-    known = session.scalars(
-        select(Todo.description)
-        .where(Todo.task_execution_id.in_(chain), Todo.deleted_by_user_at.is_(None))
-        .order_by(Todo.id)
-    )
-    context = TodoContext(
-        task_execution_id=task_execution_id,
-        user_name=user.name,
-        user_goal=user.goal,
-        company_description=user.company_description,
-        language_code=user.language_code or "en",
-        timezone=user.timezone or "UTC",
+def todo_context(execution: executions.ExecutionForExtraction, known: list[str], now: dt.datetime) -> TodoContext:
+    """Everything the extractor needs for one execution, in the user's local day."""
+    local_today = now.astimezone(user_zone(execution.timezone, execution.user_id, run_logger())).date()
+    return TodoContext(
+        task_execution_id=execution.task_execution_id,
+        user_name=execution.user_name,
+        user_goal=execution.user_goal,
+        company_description=execution.company_description,
+        language_code=execution.language_code or "en",
+        timezone=execution.timezone or "UTC",
         local_date=local_today,
         weekday=local_today.strftime("%A"),
-        task_name=task_row.name,
-        task_definition=task_row.definition,
+        task_name=execution.task_name,
+        task_definition=execution.task_definition,
         execution_title=execution.title,
-        messages=[ChatMessage(sender=m.sender, text=m.text, sent_at=m.sent_at) for m in messages],
-        produced_text=f"{produced.title}\n\n{produced.body}" if produced else None,
-        known_todos=list(known),
+        messages=[ChatMessage(sender=m.sender, text=m.text, sent_at=m.sent_at) for m in execution.messages],
+        produced_text=execution.produced_text,
+        known_todos=known,
     )
-    return context, version_id
 
 
 def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> ExtractionOutcome:
@@ -157,14 +128,11 @@ def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> Extra
     logger = run_logger()
     now = utcnow()
     with db.session() as session:
-        execution = session.get(TaskExecution, task_execution_id)
-        if execution is None:
-            raise LookupError(f"task execution {task_execution_id} does not exist")
-        version_id = queries.latest_version_id(session, task_execution_id)
-        if not force and execution.todos_extracted_at is not None and execution.todos_extracted_from_version == version_id:
+        execution = executions.for_extraction(session, task_execution_id)
+        version_id = execution.latest_version_id
+        if not force and execution.already_extracted:
             return ExtractionOutcome(task_execution_id=task_execution_id, status="already-extracted", version_id=version_id)
-        context, version_id = load_context(session, task_execution_id, now)
-        user_id = execution.user_id
+        context = todo_context(execution, todos.known_descriptions(session, task_execution_id), now)
 
     items, skipped = validate_items(llm.extract_todos(context))
     for bad in skipped:
@@ -179,7 +147,7 @@ def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> Extra
         rows = [
             {
                 "task_execution_id": task_execution_id,
-                "user_id": user_id,
+                "user_id": execution.user_id,
                 "description": item.description,
                 "dedup_key": dedup_key(item.description),
                 "created_at": now,

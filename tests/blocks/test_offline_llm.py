@@ -8,16 +8,11 @@ import time
 import pytest
 
 from blocks.llm import LLM, ChatMessage, TodoContext
-from blocks.offline import (
-    OfflineLLM,
-    add_working_days,
-    find_date,
-    next_day_of_month,
-    next_weekday,
-    normalize_description,
-    rules_for,
-    split_sentences,
-)
+from blocks.offline import OfflineLLM
+from blocks.rules.dates import add_working_days, next_day_of_month, next_weekday
+from blocks.rules.engine import find_date
+from blocks.rules.languages import rules_for
+from blocks.rules.text import normalize_description, split_sentences
 
 MONDAY = dt.date(2026, 11, 23)
 FRIDAY = dt.date(2026, 11, 27)

@@ -1,0 +1,116 @@
+"""Calendar arithmetic and date-phrase resolvers of the rule-based extractor.
+
+Due dates come from a date phrase found with small regexes (dateparser's `search_dates` is slow); only that
+phrase is given to `dateparser.parse`, except weekday names, bare days of the month and "end of the week",
+which dateparser gets wrong or cannot read and which the helpers below resolve instead. The first parse in a
+process costs dateparser ~50-90 ms to load its language data.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dateparser
+
+Resolver = Callable[[re.Match[str], dt.date], "dt.date | None"]
+
+
+def add_working_days(start: dt.date, days: int) -> dt.date:
+    """The date `days` working days (Monday to Friday) after `start`; 0 gives `start` itself."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += dt.timedelta(days=1)
+        if current.weekday() < 5:
+            remaining -= 1
+    return current
+
+
+def next_weekday(base: dt.date, weekday: int) -> dt.date:
+    """The next date strictly after `base` that falls on `weekday` (0 = Monday)."""
+    return base + dt.timedelta(days=(weekday - base.weekday() - 1) % 7 + 1)
+
+
+def next_day_of_month(base: dt.date, day: int) -> dt.date | None:
+    """The first date on or after `base` whose day of the month is `day` (skips months that lack it)."""
+    if not 1 <= day <= 31:
+        return None
+    year, month = base.year, base.month
+    for _ in range(12):
+        if day <= calendar.monthrange(year, month)[1] and dt.date(year, month, day) >= base:
+            return dt.date(year, month, day)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def end_of_week(base: dt.date) -> dt.date:
+    """The Friday of `base`'s working week; on a weekend, the coming Friday."""
+    return base + dt.timedelta(days=(4 - base.weekday()) % 7)
+
+
+def end_of_month(base: dt.date) -> dt.date:
+    return base.replace(day=calendar.monthrange(base.year, base.month)[1])
+
+
+@functools.lru_cache(maxsize=2048)
+def parse_date_phrase(phrase: str, language: str, base: dt.date) -> dt.date | None:
+    """Resolve one short date phrase with dateparser from `base` at midnight, preferring the future."""
+    parsed = dateparser.parse(
+        phrase,
+        languages=[language],
+        settings={
+            "RELATIVE_BASE": dt.datetime.combine(base, dt.time()),
+            "PREFER_DATES_FROM": "future",
+        },
+    )
+    return parsed.date() if parsed else None
+
+
+@dataclass(frozen=True)
+class DatePattern:
+    regex: re.Pattern[str]
+    resolve: Resolver
+
+
+def weekday_resolver(names: dict[str, int]) -> Resolver:
+    return lambda m, base: next_weekday(base, names[m["wd"].lower()])
+
+
+def day_of_month(m: re.Match[str], base: dt.date) -> dt.date | None:
+    return next_day_of_month(base, int(re.sub(r"\D", "", m["day"])))
+
+
+def fixed(func: Callable[[dt.date], dt.date]) -> Resolver:
+    return lambda m, base: func(base)
+
+
+def with_dateparser(language: str, rewrite: Callable[[re.Match[str]], str] | None = None) -> Resolver:
+    """Give dateparser the `core` group (or a rewritten phrase), never the surrounding preposition."""
+
+    def resolve(m: re.Match[str], base: dt.date) -> dt.date | None:
+        phrase = rewrite(m) if rewrite else m["core"]
+        return parse_date_phrase(" ".join(phrase.lower().split()), language, base)
+
+    return resolve
+
+
+def relative(language: str, word: str, idioms: dict[str, int] | None = None) -> Resolver:
+    """'in two weeks' / 'within 3 days' / 'dans quinze jours': idioms map 'n unit' to a number of days."""
+    parse = with_dateparser(language, lambda m: f"{word} {m['n']} {m['unit']}")
+
+    def resolve(m: re.Match[str], base: dt.date) -> dt.date | None:
+        key = f"{m['n']} {m['unit']}".lower()
+        if idioms and key in idioms:
+            return base + dt.timedelta(days=idioms[key])
+        return parse(m, base)
+
+    return resolve
+
+
+def today(base: dt.date) -> dt.date:
+    return base

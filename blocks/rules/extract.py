@@ -1,0 +1,170 @@
+"""Finding the user's next steps in a conversation with per-language rules.
+
+What it finds:
+
+* commitments the user makes about themselves ("I'll ...", "I need to ...", "je vais ...",
+  "il faut que je ..."),
+* next steps and reminders addressed to the user by the assistant or written in the produced text
+  ("Next step for you: ...", "Remember to ...", "N'oubliez pas de ...", "Pensez à ..."), and items listed
+  under a "Next steps" heading,
+* suggestions ("You should ...", "Vous devriez ...") only when they come with a due date; those are the
+  only items returned with `mentioned_as_todo` False.
+
+What the assistant promises to do itself ("I'll draft the email for you") is never a user todo, and a bare
+"Remember to ..." from the user is taken as an instruction to the assistant; the user's own reminders need a
+self-reference ("remind me to", "note to self:", "I must remember to", "penser à ..."). Questions give nothing.
+Without a date phrase, or with one before the local date, the todo is due on the next working day. After
+dateparser's first load, a 20-message conversation takes ~1-2 ms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from blocks.rules.dates import add_working_days
+from blocks.rules.engine import Kind, LanguageRules, Speaker, find_date
+from blocks.rules.languages import rules_for
+from blocks.rules.text import normalize_description, split_lines, split_sentences
+
+if TYPE_CHECKING:
+    from blocks.llm import TodoContext
+
+
+def clean_description(action: str, rules: LanguageRules) -> str:
+    """Drop nested commitment phrases, filler and dangling connectors; upper-case the first letter."""
+    text = " ".join(action.split())
+    text = re.sub(r"\s+([,;:.!?])", r"\1", text)
+    while True:
+        stripped = rules.leading_noise.sub("", text, count=1).lstrip(" ,:;-–")
+        stripped = rules.trailing_noise.sub("", stripped)
+        if stripped == text:
+            break
+        text = stripped
+    text = text.strip(" \"'“”«»()")
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    description: str
+    due_date: dt.date | None
+    kind: Kind
+
+
+def _candidate(
+    sentence: str,
+    action_start: int,
+    segment_end: int,
+    prefix_start: int,
+    prefix_end: int,
+    speaker: Speaker,
+    kind: Kind,
+    rules: LanguageRules,
+    base: dt.date,
+) -> Candidate | None:
+    """The todo stated in sentence[action_start:segment_end], cut at the first clause boundary.
+
+    Its date is looked for in the action, then before the trigger (prefix_start:prefix_end), then after
+    the clause boundary.
+    """
+    segment = sentence[action_start:segment_end]
+    boundary = rules.clause_end.search(segment)
+    action = segment[: boundary.start()] if boundary else segment
+    if speaker == "assistant" and rules.first_person.match(action.lstrip()):
+        return None  # the assistant's own promise ("Next step: I'll draft the memo")
+
+    found = find_date(action, rules, base)
+    if found is not None:
+        # "update the cap table on the 3rd, after the grant": the comma went with the date.
+        action = action[: found.start] + " " + re.sub(r"^\s*,", "", action[found.end :])
+    else:
+        # "Tomorrow, I'll call the bank" / "... because she needs it by Friday".
+        found = find_date(sentence[prefix_start:prefix_end], rules, base) or (
+            find_date(segment[boundary.end() :], rules, base) if boundary else None
+        )
+
+    description = clean_description(action, rules)
+    if len(description.split()) < 2 or rules.vague.match(action.lstrip()) or rules.vague.match(description):
+        return None
+    if kind == "suggestion" and found is None:
+        return None
+    # A date before today is dropped from the description but not used: the default due date applies.
+    due_date = found.date if found is not None and found.date >= base else None
+    return Candidate(description, due_date, kind)
+
+
+def extract_from_sentence(
+    sentence: str, speaker: Speaker, rules: LanguageRules, base: dt.date
+) -> list[Candidate]:
+    """Every next step for the user in one sentence; a question gives none."""
+    if sentence.rstrip(" \"'”»)").endswith("?"):
+        return []
+    matches = list(rules.triggers[speaker].finditer(sentence))
+    candidates = []
+    previous_end = 0
+    for index, match in enumerate(matches):
+        segment_end = matches[index + 1].start() if index + 1 < len(matches) else len(sentence)
+        kind: Kind = match.lastgroup  # type: ignore[assignment]
+        candidate = _candidate(
+            sentence, match.end(), segment_end, previous_end, match.start(), speaker, kind, rules, base
+        )
+        if candidate is not None:
+            candidates.append(candidate)
+        previous_end = segment_end
+    return candidates
+
+
+def find_next_steps(text: str, speaker: Speaker, rules: LanguageRules, base: dt.date) -> Iterator[Candidate]:
+    """Next steps in one message or document, in reading order.
+
+    Bullets under a "Next steps" heading are next steps as a whole; other lines go sentence by sentence.
+    """
+    under_heading = False
+    for line, is_bullet in split_lines(text):
+        if rules.heading.match(line.rstrip()):
+            under_heading = True
+            continue
+        if not is_bullet:
+            under_heading = False
+        sentences = split_sentences(line)
+        first = sentences[0] if sentences else ""
+        if under_heading and not first.endswith("?") and not rules.triggers[speaker].match(first):
+            # The whole first sentence of the bullet is the next step.
+            candidate = _candidate(first, 0, len(first), 0, 0, speaker, "next_step", rules, base)
+            if candidate is not None:
+                yield candidate
+            sentences = sentences[1:]
+        for sentence in sentences:
+            yield from extract_from_sentence(sentence, speaker, rules, base)
+
+
+def extract_todos(context: TodoContext, default_due_in_working_days: int = 1) -> list[dict[str, Any]]:
+    """The todo items of one execution, each once, in reading order, skipping the known ones."""
+    rules = rules_for(context.language_code)
+    base = context.local_date
+    default_due = add_working_days(base, default_due_in_working_days)
+    seen = {normalize_description(todo) for todo in context.known_todos}
+
+    sources: list[tuple[Speaker, str]] = [(message.sender, message.text) for message in context.messages]
+    if context.produced_text:
+        sources.append(("assistant", context.produced_text))
+
+    todos: list[dict[str, Any]] = []
+    for speaker, text in sources:
+        for candidate in find_next_steps(text, speaker, rules, base):
+            key = normalize_description(candidate.description)
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            todos.append(
+                {
+                    "description": candidate.description,
+                    "due_date": (candidate.due_date or default_due).isoformat(),
+                    "mentioned_as_todo": candidate.kind != "suggestion",
+                }
+            )
+    return todos

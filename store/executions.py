@@ -1,0 +1,80 @@
+"""Reads of one task execution for todo extraction: what it is, where it stands, what was said in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store import queries
+from store.models import Message, ProducedTextVersion, Task, TaskExecution, User
+
+
+@dataclass(frozen=True)
+class ExecutionMessage:
+    sender: str
+    text: str
+    sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ExecutionForExtraction:
+    """One execution with its user, task, latest produced text and messages, as plain values."""
+
+    task_execution_id: int
+    user_id: int
+    user_name: str
+    user_goal: str | None
+    company_description: str | None
+    language_code: str | None
+    timezone: str | None
+    task_name: str
+    task_definition: str | None
+    title: str
+    extracted_at: dt.datetime | None
+    extracted_from_version: int | None
+    latest_version_id: int | None
+    produced_text: str | None = None
+    messages: list[ExecutionMessage] = field(default_factory=list)
+
+    @property
+    def already_extracted(self) -> bool:
+        """Its todos were extracted from the latest produced text version."""
+        return self.extracted_at is not None and self.extracted_from_version == self.latest_version_id
+
+
+def for_extraction(session: Session, task_execution_id: int) -> ExecutionForExtraction:
+    """The execution as extraction needs it, in one read; LookupError when it does not exist."""
+    row = session.execute(
+        select(TaskExecution, User, Task)
+        .join(User, User.id == TaskExecution.user_id)
+        .join(Task, Task.id == TaskExecution.task_id)
+        .where(TaskExecution.id == task_execution_id)
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"task execution {task_execution_id} does not exist")
+    execution, user, task_row = row
+    version_id = queries.latest_version_id(session, task_execution_id)
+    produced = session.get(ProducedTextVersion, version_id) if version_id else None
+    messages = session.scalars(
+        select(Message).where(Message.task_execution_id == task_execution_id).order_by(Message.sent_at, Message.id)
+    )
+    return ExecutionForExtraction(
+        task_execution_id=task_execution_id,
+        user_id=execution.user_id,
+        user_name=user.name,
+        user_goal=user.goal,
+        company_description=user.company_description,
+        language_code=user.language_code,
+        timezone=user.timezone,
+        task_name=task_row.name,
+        task_definition=task_row.definition,
+        title=execution.title,
+        extracted_at=execution.todos_extracted_at,
+        extracted_from_version=execution.todos_extracted_from_version,
+        latest_version_id=version_id,
+        produced_text=f"{produced.title}\n\n{produced.body}" if produced else None,
+        messages=[ExecutionMessage(m.sender, m.text, m.sent_at) for m in messages],
+    )

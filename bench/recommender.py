@@ -65,12 +65,13 @@ def main() -> None:
     from sqlalchemy import select, update
 
     from blocks.profile import clear_profile_cache, load_profile
-    from deployments.bootstrap import embedded_profile, register_block_types, save_profile
-    from deployments.corpus import load_publications, publications_from
+    from blocks.profile import embedded_profile
+    from deployments.operations.bootstrap import register_block_types, save_profile
+    from deployments.demo.corpus import load_publications, publications_from
     from flows.recommender import build_recommender
     from store.db import migrate
     from store.models import Publication
-    from tasks.recommender import split_sentences
+    from tasks.recommender.sentences import split_sentences
 
     home = Path(tempfile.mkdtemp(prefix="nightshift-bench-recommender-"))
     url = f"sqlite:///{home / 'nightshift.db'}"
@@ -131,7 +132,8 @@ def timed(samples: list[tuple[float, float]], call, *args, **kwargs):  # type: i
 
 def measure_queries(profile, rng: np.random.Generator, n_queries: int) -> None:  # type: ignore[no-untyped-def]
     """Latency of the loaded engine against exact search, and recall@10 against exact search."""
-    from tasks.recommender import ENGINES, recall_at_k, recommend_with
+    from tasks.recommender.engine import ENGINES, recommend_with
+    from tasks.recommender.index import recall_at_k
 
     engine = ENGINES.get(profile)
     n_items = engine.index.get_n_items()

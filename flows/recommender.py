@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from prefect import flow
 from prefect.utilities.annotations import quote
 
-from tasks.recommender import (
+from tasks.fanout import chunked
+from tasks.recommender.engine import Recommendations
+from tasks.recommender.reports import report_build, report_recommendations
+from tasks.recommender.steps import (
     BuildOutcome,
-    Recommendations,
     build_index,
     build_slot,
     collect_sentences,
@@ -20,19 +18,12 @@ from tasks.recommender import (
     load_sentence_vectors,
     make_current,
     publish_package,
+    published_outcome,
     recent_version,
     recommend_publications,
-    report_build,
-    report_recommendations,
+    timed,
 )
 from tasks.runtime import utcnow
-
-
-@contextmanager
-def _timed(seconds: dict[str, float], step: str) -> Iterator[None]:
-    started = time.perf_counter()
-    yield
-    seconds[step] = round(time.perf_counter() - started, 3)
 
 
 def _build_run_name() -> str:
@@ -62,39 +53,20 @@ def build_recommender(
 def publish_new_version(k: int, min_recall: float, chunk_size: int) -> BuildOutcome:
     """The build itself; until the last step flips the pointer, the previous version stays current."""
     seconds: dict[str, float] = {}
-    with _timed(seconds, "collect sentences"):
+    with timed(seconds, "collect sentences"):
         corpus = collect_sentences()
-    with _timed(seconds, "embed new sentences"):
+    with timed(seconds, "embed new sentences"):
         missing = find_missing_embeddings(quote(corpus))
-        for start in range(0, len(missing), chunk_size):
-            embed_sentences({h: corpus.texts[h] for h in missing[start : start + chunk_size]})
-    with _timed(seconds, "load vectors"):
+        for chunk in chunked(missing, chunk_size):
+            embed_sentences({h: corpus.texts[h] for h in chunk})
+    with timed(seconds, "load vectors"):
         vectors = load_sentence_vectors(quote(corpus))
-    with _timed(seconds, "build index"):
+    with timed(seconds, "build index"):
         built = build_index(quote(corpus), vectors, k, min_recall)
-    with _timed(seconds, "publish"):
+    with timed(seconds, "publish"):
         published = publish_package(built)
         version_id = make_current(published, built.manifest)
-    figures = {
-        **built.manifest,
-        "reused": len(corpus.texts) - len(missing),
-        "embedded": len(missing),
-        "size_mb": published.size / 1e6,
-        "seconds": seconds,
-    }
-    for detail in (
-        "files",
-        "tuning",
-        "checksum",
-    ):  # in the package's manifest; the version has its own checksum
-        figures.pop(detail)
-    return BuildOutcome(
-        status="published",
-        version_id=version_id,
-        checksum=published.checksum,
-        uri=published.uri,
-        figures=figures,
-    )
+    return published_outcome(corpus, len(missing), built, published, version_id, seconds)
 
 
 def _recommend_run_name() -> str:

@@ -6,8 +6,8 @@ hourly rescheduling sweep (spec 2)."""
 import datetime as dt
 
 from prefect import flow
-from prefect.futures import wait
 
+from tasks.fanout import fan_out, raise_for_failures
 from tasks.rescheduling import (
     RescheduleOutcome,
     publish_rescheduling_report,
@@ -28,10 +28,9 @@ class ExtractionFailed(RuntimeError):
 
 
 def _fail_on_errors(outcomes: list[ExtractionOutcome]) -> None:
-    failed = [o for o in outcomes if o.status == "failed"]
-    if failed:
-        details = "; ".join(f"execution {o.task_execution_id}: {o.error}" for o in failed[:10])
-        raise ExtractionFailed(f"{len(failed)} of {len(outcomes)} executions failed: {details}")
+    raise_for_failures(outcomes, failed=lambda o: o.status == "failed",
+                       describe=lambda o: f"execution {o.task_execution_id}: {o.error}",
+                       error=ExtractionFailed, what="executions failed")
 
 
 @flow(name="extract-todos", flow_run_name="extract-todos-execution-{task_execution_id}")
@@ -47,10 +46,7 @@ def extract_todos(task_execution_id: int, force: bool = False) -> ExtractionOutc
 def sweep_todo_extraction(quiet_minutes: int = 10, chunk_size: int = 20, limit: int = 2000) -> list[ExtractionOutcome]:
     """Find executions quiet for `quiet_minutes` and not yet extracted, and extract them in chunks."""
     ids = select_executions_to_extract(quiet_minutes, limit)
-    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
-    futures = [extract_todos_for_executions.submit(chunk) for chunk in chunks]
-    wait(futures)
-    outcomes = [outcome for future in futures for outcome in future.result()]
+    outcomes = fan_out(extract_todos_for_executions, ids, chunk_size)
     publish_extraction_report(outcomes, key="todos-sweep")
     _fail_on_errors(outcomes)
     return outcomes
@@ -78,13 +74,9 @@ def sweep_todo_rescheduling(
     """Give a new date to the overdue open todos of users for whom it is 01:00-02:00 on a weekday."""
     now = sweep_instant(now)
     ids = select_users_for_rescheduling(now, window_start_hour, window_hours, user_ids, ignore_local_window)
-    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
-    futures = [reschedule_overdue_todos.submit(chunk, now) for chunk in chunks]
-    wait(futures)
-    outcomes = [outcome for future in futures for outcome in future.result()]
+    outcomes = fan_out(reschedule_overdue_todos, ids, chunk_size, now)
     publish_rescheduling_report(outcomes, key="todo-rescheduling")
-    failed = [o for o in outcomes if o.status == "failed"]
-    if failed:
-        details = "; ".join(f"todo {o.todo_id}: {o.error}" for o in failed[:10])
-        raise ReschedulingFailed(f"{len(failed)} of {len(outcomes)} todos failed: {details}")
+    raise_for_failures(outcomes, failed=lambda o: o.status == "failed",
+                       describe=lambda o: f"todo {o.todo_id}: {o.error}",
+                       error=ReschedulingFailed, what="todos failed")
     return outcomes

@@ -18,14 +18,18 @@ from prefect.events.filters import EventFilter, EventNameFilter
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import func, select, update
 
-from blocks.profile import clear_profile_cache
+from blocks.profile import clear_profile_cache, embedded_profile
 from blocks.storage import LocalFolderStorage
-from deployments.bootstrap import embedded_profile, save_profile
-from deployments.corpus import load_publications, publications_from
+from deployments.demo.corpus import load_publications, publications_from
+from deployments.operations.bootstrap import save_profile
 from flows.recommender import build_recommender, recommend
 from store.models import Publication, RecommenderVersion, SentenceEmbedding
 from store.recommender import publication_texts, save_embeddings
-from tasks.recommender import BUILD_LIMIT, EVENT_PUBLISHED, corpus_from, package_key, to_bytes
+from tasks.recommender.index import to_bytes
+from tasks.recommender.package import package_key
+from tasks.recommender.reports import EVENT_PUBLISHED
+from tasks.recommender.sentences import corpus_from
+from tasks.recommender.steps import BUILD_LIMIT
 from tasks.runtime import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,7 +197,7 @@ def test_only_one_build_at_a_time(profile) -> None:  # type: ignore[no-untyped-d
 WORKER = """
 import json, sys
 from blocks.profile import load_profile
-from tasks.recommender import ENGINES, recommend_with
+from tasks.recommender.engine import ENGINES, recommend_with
 profile = load_profile()
 for line in sys.stdin:
     request = json.loads(line)

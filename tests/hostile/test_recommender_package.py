@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.recommender import FILES, PackageRefused, content_checksum, unpack_safely
+from tasks.recommender.package import FILES, PackageRefused, content_checksum, unpack_safely
 
 CONTENTS = {name: f"content of {name}".encode() * 50 for name in FILES}
 

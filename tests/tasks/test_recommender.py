@@ -14,24 +14,20 @@ from conftest import SHARED_DATA
 
 from blocks.embedder import SentenceTransformerEmbedder
 from blocks.storage import LocalFolderStorage
-from deployments.corpus import html_sections, pdf_pages, publications_from
-from tasks.recommender import (
+from deployments.demo.corpus import html_sections, pdf_pages, publications_from
+from tasks.recommender.engine import load_engine
+from tasks.recommender.index import RecallTooLow, publication_vectors, recall_at_k, tune_index
+from tasks.recommender.package import (
     FILES,
     PackageRefused,
-    RecallTooLow,
     content_checksum,
-    content_hash,
-    corpus_from,
-    load_engine,
     pack,
     package_key,
-    publication_vectors,
-    recall_at_k,
     sha256_file,
-    split_sentences,
-    tune_index,
     unpack_safely,
 )
+from tasks.recommender.sentences import corpus_from, split_sentences
+from tasks.text import content_hash
 
 
 @pytest.fixture(scope="module")

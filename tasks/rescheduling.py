@@ -13,7 +13,16 @@ from pydantic import BaseModel
 from blocks.llm import LLM, RescheduleContext, ScheduledTodo
 from blocks.profile import load_profile
 from blocks.rules.reschedule import candidate_days
-from store import todo_sweeps as sweeps
+from store.scheduling import (
+    OverdueTodo,
+    TodoDetails,
+    append_scheduling,
+    open_todo_counts,
+    overdue_todos,
+    todo_details,
+    upcoming_open_todos,
+)
+from store.users import UserRow, users_by_id, users_for_sweep
 from tasks.reports import markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
 from tasks.timezones import user_zone
@@ -77,9 +86,8 @@ def select_users_for_rescheduling(
     ignore_local_window: bool = False,
 ) -> list[int]:
     """Users whose local time at `now` is in the night window on a weekday (users without a zone: UTC)."""
-    window = None if ignore_local_window else sweeps.LocalWindow(window_start_hour, window_hours)
     with load_profile().database.session() as session:
-        return sweeps.users_in_local_window(session, now, window, user_ids=user_ids)
+        return users_for_sweep(session, now, window_start_hour, window_hours, user_ids, ignore_local_window)
 
 
 def _chunk_run_name() -> str:
@@ -95,15 +103,15 @@ def reschedule_overdue_todos(user_ids: list[int], now: dt.datetime) -> list[Resc
     profile = load_profile()
     logger = run_logger()
     with profile.database.session() as session:
-        users = {user.id: user for user in sweeps.users_by_id(session, user_ids)}
+        users = {user.id: user for user in users_by_id(session, user_ids)}
         local_dates = {uid: now.astimezone(user_zone(u.timezone, uid, logger)).date() for uid, u in users.items()}
         by_day: dict[dt.date, list[int]] = defaultdict(list)
         for uid, day in local_dates.items():
             by_day[day].append(uid)
-        overdue: dict[int, list[sweeps.OverdueTodo]] = defaultdict(list)
+        overdue: dict[int, list[OverdueTodo]] = defaultdict(list)
         for day, ids in by_day.items():
             # "More than one day in the past": yesterday's todos wait one more day.
-            for row in sweeps.overdue_todos(session, ids, before=day - dt.timedelta(days=1)):
+            for row in overdue_todos(session, ids, before=day - dt.timedelta(days=1)):
                 overdue[row.user_id].append(row)
     outcomes: list[RescheduleOutcome] = []
     for uid, todos in overdue.items():
@@ -116,20 +124,20 @@ def reschedule_overdue_todos(user_ids: list[int], now: dt.datetime) -> list[Resc
 
 
 def reschedule_user(
-    db: Any, llm: LLM, user: sweeps.UserRow, todos: list[sweeps.OverdueTodo], local_date: dt.date
+    db: Any, llm: LLM, user: UserRow, todos: list[OverdueTodo], local_date: dt.date
 ) -> list[RescheduleOutcome]:
     """Reschedule one user's overdue todos in turn, each seeing the days the previous ones filled."""
     run_id, outcomes = current_run_id(), []
     with db.session() as session:
-        counts = sweeps.open_todo_counts(session, user.id, candidate_days(local_date))
+        counts = open_todo_counts(session, user.id, candidate_days(local_date))
         upcoming = [ScheduledTodo(description=d, scheduled_for=s) for d, s in
-                    sweeps.upcoming_open_todos(session, user.id, local_date)]
-        details = {t.todo_id: sweeps.todo_details(session, t.todo_id) for t in todos}
+                    upcoming_open_todos(session, user.id, local_date)]
+        details = {t.todo_id: todo_details(session, t.todo_id) for t in todos}
     for todo in todos:
         context = _context(user, local_date, todo, details[todo.todo_id], upcoming, counts)
         day, justification, rejected, decided_by = decide(llm, context)
         with db.session() as session:
-            appended = sweeps.append_scheduling(
+            appended = append_scheduling(
                 session, todo.todo_id, todo.scheduling_id, day, justification, run_id, utcnow()
             )
         if appended:
@@ -157,7 +165,7 @@ def decide(llm: LLM, context: RescheduleContext) -> tuple[dt.date, str, str | No
 
 
 def _context(
-    user: sweeps.UserRow, local_date: dt.date, todo: sweeps.OverdueTodo, details: sweeps.TodoDetails,
+    user: UserRow, local_date: dt.date, todo: OverdueTodo, details: TodoDetails,
     upcoming: list[ScheduledTodo], counts: dict[dt.date, int],
 ) -> RescheduleContext:
     return RescheduleContext(

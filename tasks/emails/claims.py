@@ -10,7 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from blocks.mailer import Mailer, MailRejected
-from store import todo_sweeps as sweeps
+from store.events import insert_event, insert_events, read_event, replace_event_payload, set_event_payload
+from store.users import UserRow
 from tasks.emails.compose import RenderedEmail, build_message
 from tasks.runtime import run_logger, utcnow
 
@@ -55,9 +56,9 @@ def claim(session: Any, mailer: Mailer, key: str, user_id: int, message_id: str,
     """Claim the email's event row: "claimed" when this run may send it, else why it must not."""
     now = utcnow()
     payload = claim_payload(owner, message_id, now)
-    if sweeps.insert_event(session, user_id, EMAIL_KIND, key, payload, now):
+    if insert_event(session, user_id, EMAIL_KIND, key, payload, now):
         return "claimed"
-    event = sweeps.read_event(session, key)
+    event = read_event(session, key)
     if event is None:  # deleted in between by an operator: try again next run
         return "in-flight"
     held = event.payload
@@ -75,25 +76,25 @@ def claim(session: Any, mailer: Mailer, key: str, user_id: int, message_id: str,
         if delivered is not False:
             outcome: Status = "already-sent" if delivered else "unknown"
             recorded = {**held, "status": "sent" if delivered else "unknown", "resolved_at": now.isoformat()}
-            sweeps.replace_event_payload(session, event, recorded)
+            replace_event_payload(session, event, recorded)
             return outcome
     taken = {**payload, "attempt": int(held.get("attempt") or 1) + 1, "previous_status": status}
-    return "claimed" if sweeps.replace_event_payload(session, event, taken) else "in-flight"
+    return "claimed" if replace_event_payload(session, event, taken) else "in-flight"
 
 
 def _record(db: Any, key: str, payload: dict[str, Any]) -> None:
     with db.session() as session:
-        sweeps.set_event_payload(session, key, payload)
+        set_event_payload(session, key, payload)
 
 
 
-def claim_all(db: Any, mailer: Mailer, ready: list[tuple[sweeps.UserRow, str, str, RenderedEmail]], owner: str,
+def claim_all(db: Any, mailer: Mailer, ready: list[tuple[UserRow, str, str, RenderedEmail]], owner: str,
                stale_after: dt.timedelta, outcomes: dict[int, DailyEmailOutcome]) -> list[Any]:
     """Claim every written email of the chunk in one transaction; keep those this run may send."""
     claimed, now = [], utcnow()
     with db.session() as session:
         # One INSERT for the chunk; only the keys that already had a row go through the full claim.
-        fresh = sweeps.insert_events(session, [
+        fresh = insert_events(session, [
             {"user_id": user.id, "kind": EMAIL_KIND, "dedup_key": key, "created_at": now,
              "payload": claim_payload(owner, message_id, now)} for user, key, message_id, _ in ready])
         for entry in ready:
@@ -107,7 +108,7 @@ def claim_all(db: Any, mailer: Mailer, ready: list[tuple[sweeps.UserRow, str, st
     return claimed
 
 
-def send_all(db: Any, mailer: Mailer, claimed: list[tuple[sweeps.UserRow, str, str, RenderedEmail]], owner: str,
+def send_all(db: Any, mailer: Mailer, claimed: list[tuple[UserRow, str, str, RenderedEmail]], owner: str,
               now: dt.datetime, outcomes: dict[int, DailyEmailOutcome]) -> None:
     """claimed -> sending -> sent (or failed / unknown) for each message, over one mailer connection.
 
@@ -122,8 +123,8 @@ def send_all(db: Any, mailer: Mailer, claimed: list[tuple[sweeps.UserRow, str, s
                     "todos": outcome.todos, "rescheduled": outcome.rescheduled}
             with db.session() as session:
                 if sent is not None:
-                    sweeps.set_event_payload(session, *sent)
-                sweeps.set_event_payload(session, key, {**base, "status": "sending"})
+                    set_event_payload(session, *sent)
+                set_event_payload(session, key, {**base, "status": "sending"})
             sent = None
             try:
                 send(build_message(user, rendered, message_id, key, now))

@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 from blocks.llm import LLM, DailyEmailContext, EmailTodo
 from blocks.rules.mail_writer import format_local_day
-from store import todo_sweeps as sweeps
+from store.scheduling import EmailTodoRow, email_todos
+from store.users import UserRow
 from tasks.runtime import run_logger
 from tasks.timezones import user_zone
 
@@ -110,7 +111,7 @@ def write(llm: LLM, context: DailyEmailContext) -> dict[str, Any]:
     return llm.fallback_daily_email(context)
 
 
-def build_message(user: sweeps.UserRow, rendered: RenderedEmail, message_id: str, key: str,
+def build_message(user: UserRow, rendered: RenderedEmail, message_id: str, key: str,
                   now: dt.datetime) -> Message:
     """A multipart/alternative message (text, then HTML); the compat32 MIME classes build it ~2x faster."""
     message = MIMEMultipart("alternative")
@@ -126,11 +127,11 @@ def build_message(user: sweeps.UserRow, rendered: RenderedEmail, message_id: str
 
 
 def email_contexts(
-    session: Any, users: list[sweeps.UserRow], now: dt.datetime
+    session: Any, users: list[UserRow], now: dt.datetime
 ) -> dict[int, DailyEmailContext]:
     """Each user's context: todos due on their local date and todos moved since their local yesterday."""
     logger = run_logger()
-    groups: dict[tuple[dt.date, dt.datetime], list[sweeps.UserRow]] = defaultdict(list)
+    groups: dict[tuple[dt.date, dt.datetime], list[UserRow]] = defaultdict(list)
     for user in users:
         zone = user_zone(user.timezone, user.id, logger)
         local_date = now.astimezone(zone).date()
@@ -138,16 +139,16 @@ def email_contexts(
         groups[(local_date, yesterday_start.astimezone(dt.timezone.utc))].append(user)
     contexts = {}
     for (local_date, since), members in groups.items():
-        rows: dict[int, list[sweeps.EmailTodoRow]] = defaultdict(list)
-        for row in sweeps.email_todos(session, [u.id for u in members], local_date, since):
+        rows: dict[int, list[EmailTodoRow]] = defaultdict(list)
+        for row in email_todos(session, [u.id for u in members], local_date, since):
             rows[row.user_id].append(row)
         for user in members:
             contexts[user.id] = _context(user, local_date, since, rows[user.id])
     return contexts
 
 
-def _context(user: sweeps.UserRow, local_date: dt.date, since: dt.datetime,
-             rows: list[sweeps.EmailTodoRow]) -> DailyEmailContext:
+def _context(user: UserRow, local_date: dt.date, since: dt.datetime,
+             rows: list[EmailTodoRow]) -> DailyEmailContext:
     today, moved = [], []
     for row in rows:
         was_moved = row.previous_date is not None and row.moved_at >= since

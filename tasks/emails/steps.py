@@ -10,7 +10,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from blocks.profile import load_profile
-from store import todo_sweeps as sweeps
+from store.events import read_events
+from store.users import UserRow, users_by_id, users_for_sweep
 from tasks.emails.claims import (
     STALE_CLAIM_MINUTES,
     DailyEmailOutcome,
@@ -32,9 +33,10 @@ def select_users_for_daily_email(
     ignore_local_window: bool = False,
 ) -> list[int]:
     """Opted-in users whose local time at `now` is in the morning window on a weekday."""
-    window = None if ignore_local_window else sweeps.LocalWindow(window_start_hour, window_hours)
     with load_profile().database.session() as session:
-        return sweeps.users_in_local_window(session, now, window, opted_in_only=True, user_ids=user_ids)
+        return users_for_sweep(
+            session, now, window_start_hour, window_hours, user_ids, ignore_local_window, opted_in_only=True
+        )
 
 
 def _chunk_run_name() -> str:
@@ -54,11 +56,11 @@ def send_daily_emails(
     db, mailer = profile.database, profile.mailer
     owner = current_run_id() or f"call-{uuid.uuid4().hex}"
     with db.session() as session:
-        users = sweeps.users_by_id(session, user_ids)
+        users = users_by_id(session, user_ids)
         contexts = email_contexts(session, users, now)
-        held = sweeps.read_events(session, [dedup_key(u.id, contexts[u.id].local_date) for u in users])
+        held = read_events(session, [dedup_key(u.id, contexts[u.id].local_date) for u in users])
     outcomes: dict[int, DailyEmailOutcome] = {}
-    ready: list[tuple[sweeps.UserRow, str, str, RenderedEmail]] = []
+    ready: list[tuple[UserRow, str, str, RenderedEmail]] = []
     for user in users:
         context = contexts[user.id]
         key = dedup_key(user.id, context.local_date)

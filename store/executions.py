@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import queries
+from store import extraction
 from store.models import Message, ProducedTextVersion, Task, TaskExecution, User
 
 
@@ -56,7 +56,7 @@ def for_extraction(session: Session, task_execution_id: int) -> ExecutionForExtr
     if row is None:
         raise LookupError(f"task execution {task_execution_id} does not exist")
     execution, user, task_row = row
-    version_id = queries.latest_version_id(session, task_execution_id)
+    version_id = extraction.latest_version_id(session, task_execution_id)
     produced = session.get(ProducedTextVersion, version_id) if version_id else None
     messages = session.scalars(
         select(Message).where(Message.task_execution_id == task_execution_id).order_by(Message.sent_at, Message.id)

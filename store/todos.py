@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import queries
+from store import extraction
 from store.models import Todo
 
 
 def known_descriptions(session: Session, task_execution_id: int) -> list[str]:
     """Descriptions of the live todos of this execution and its predecessors, oldest first."""
-    chain = queries.execution_chain(session, task_execution_id)
+    chain = extraction.execution_chain(session, task_execution_id)
     return list(
         session.scalars(
             select(Todo.description)

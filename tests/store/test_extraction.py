@@ -8,7 +8,7 @@ import threading
 from sqlalchemy import func, select
 
 from factories import add_version, make_execution
-from store import queries
+from store import extraction
 from store.db import session_scope
 from store.models import ProducedTextVersion, TaskExecution, Todo, TodoScheduling
 
@@ -17,7 +17,7 @@ QUIET = dt.timedelta(minutes=10)
 
 def _due(url: str) -> list[int]:
     with session_scope(url) as session:
-        return queries.executions_due_for_extraction(session, dt.datetime.now(dt.timezone.utc), QUIET, 100)
+        return extraction.executions_due_for_extraction(session, dt.datetime.now(dt.timezone.utc), QUIET, 100)
 
 
 def test_selects_quiet_unextracted_executions_only(db_url: str) -> None:
@@ -33,13 +33,13 @@ def test_extracted_version_is_not_selected_again_but_a_newer_one_is(db_url: str)
     now = dt.datetime.now(dt.timezone.utc)
     execution = make_execution(db_url, produced_at=now - dt.timedelta(minutes=30))
     with session_scope(db_url) as session:
-        version = queries.latest_version_id(session, execution)
-        assert queries.claim_extraction(session, execution, version, now)
+        version = extraction.latest_version_id(session, execution)
+        assert extraction.claim_extraction(session, execution, version, now)
     assert _due(db_url) == []
     newer = add_version(db_url, execution, "v2", created_at=now - dt.timedelta(minutes=20))
     assert _due(db_url) == [execution]
     with session_scope(db_url) as session:
-        assert queries.latest_version_id(session, execution) == newer
+        assert extraction.latest_version_id(session, execution) == newer
 
 
 def test_latest_version_is_by_created_at_not_id(db_url: str) -> None:
@@ -47,7 +47,7 @@ def test_latest_version_is_by_created_at_not_id(db_url: str) -> None:
     execution = make_execution(db_url, produced_at=now - dt.timedelta(minutes=15))
     add_version(db_url, execution, "backfilled older", created_at=now - dt.timedelta(days=2))
     with session_scope(db_url) as session:
-        latest = session.get(ProducedTextVersion, queries.latest_version_id(session, execution))
+        latest = session.get(ProducedTextVersion, extraction.latest_version_id(session, execution))
         assert latest is not None and latest.body != "backfilled older"
     assert _due(db_url) == [execution]  # the newest version (15 min old) counts, not the backfilled one
 
@@ -56,24 +56,24 @@ def test_claim_succeeds_once_per_version(db_url: str) -> None:
     execution = make_execution(db_url)
     now = dt.datetime.now(dt.timezone.utc)
     with session_scope(db_url) as session:
-        version = queries.latest_version_id(session, execution)
+        version = extraction.latest_version_id(session, execution)
     with session_scope(db_url) as session:
-        assert queries.claim_extraction(session, execution, version, now) is True
+        assert extraction.claim_extraction(session, execution, version, now) is True
     with session_scope(db_url) as session:
-        assert queries.claim_extraction(session, execution, version, now) is False
+        assert extraction.claim_extraction(session, execution, version, now) is False
 
 
 def test_claim_race_has_one_winner(db_url: str) -> None:
     execution = make_execution(db_url)
     with session_scope(db_url) as session:
-        version = queries.latest_version_id(session, execution)
+        version = extraction.latest_version_id(session, execution)
     results: list[bool] = []
     barrier = threading.Barrier(4)
 
     def claim() -> None:
         barrier.wait()
         with session_scope(db_url) as session:
-            results.append(queries.claim_extraction(session, execution, version, dt.datetime.now(dt.timezone.utc)))
+            results.append(extraction.claim_extraction(session, execution, version, dt.datetime.now(dt.timezone.utc)))
 
     threads = [threading.Thread(target=claim) for _ in range(4)]
     for t in threads:
@@ -94,9 +94,9 @@ def test_insert_todos_skips_existing_dedup_keys(db_url: str) -> None:
                  "created_at": now, "source_run_id": "run-1"} for k in keys]
 
     with session_scope(db_url) as session:
-        first = queries.insert_todos(session, rows("a", "b"), [dt.date(2026, 11, 27)] * 2, "run-1")
+        first = extraction.insert_todos(session, rows("a", "b"), [dt.date(2026, 11, 27)] * 2, "run-1")
     with session_scope(db_url) as session:
-        second = queries.insert_todos(session, rows("b", "c"), [dt.date(2026, 11, 30)] * 2, "run-2")
+        second = extraction.insert_todos(session, rows("b", "c"), [dt.date(2026, 11, 30)] * 2, "run-2")
     assert set(first) == {"a", "b"} and set(second) == {"c"}
     with session_scope(db_url) as session:
         assert session.scalar(select(func.count()).select_from(Todo)) == 3
@@ -108,7 +108,7 @@ def test_execution_chain_follows_predecessors_and_stops_on_cycles(db_url: str) -
     second = make_execution(db_url, previous_execution_id=first)
     third = make_execution(db_url, previous_execution_id=second)
     with session_scope(db_url) as session:
-        assert queries.execution_chain(session, third) == [third, second, first]
+        assert extraction.execution_chain(session, third) == [third, second, first]
         session.get(TaskExecution, first).previous_execution_id = third
     with session_scope(db_url) as session:
-        assert queries.execution_chain(session, third) == [third, second, first]
+        assert extraction.execution_chain(session, third) == [third, second, first]

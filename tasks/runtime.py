@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
+
+from store.models import utcnow  # the one clock: every timestamp nightshift writes is UTC
+
+__all__ = ["current_run_id", "run_logger", "utcnow"]
 
 
 def current_run_id() -> str | None:
@@ -22,7 +25,3 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
         return get_run_logger()
     except MissingContextError:
         return logging.getLogger("nightshift")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

@@ -43,7 +43,7 @@ def setup(home: Path, data: bytes) -> tuple[int, int]:
     from blocks.profile import clear_profile_cache, load_profile
     from deployments.bootstrap import embedded_profile, register_block_types, save_profile
     from store.models import User
-    from store.pdf_sources import ensure_collection, ensure_source
+    from store.sources import ensure_collection, ensure_source
 
     register_block_types()
     save_profile(embedded_profile(home), "bench-pdf", overwrite=True)
@@ -69,8 +69,9 @@ def baseline(data: bytes, parallel: bool) -> tuple[float, int, list[str]]:
     from concurrent.futures import ThreadPoolExecutor
 
     from blocks.profile import load_profile
-    from tasks.pdf import chunk_elements, count_pages, page_batches, partition_fast
-    from tasks.pdf_partition import close_partition_processes, partition_fast_in_process
+    from tasks.pdf.chunk import chunk_elements
+    from tasks.pdf.partition import count_pages, page_batches, partition_fast
+    from tasks.pdf.processes import close_partition_processes, partition_fast_in_process
 
     start = time.perf_counter()
     pages = count_pages(data, 0)
@@ -108,7 +109,7 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=200, help="first N pages of DA-619p.pdf (0 = all 619)")
     args = parser.parse_args()
     from factories import pdf_first_pages
-    from tasks.pdf import count_pages
+    from tasks.pdf.partition import count_pages
 
     data = pdf_first_pages(DATA, args.pages)
     pages = count_pages(data, 0)
@@ -117,7 +118,7 @@ def main() -> int:
         from blocks.embedder import SentenceTransformerEmbedder
         from blocks.profile import load_profile
         from flows.pdf import ingest_pdf
-        from tasks.pdf import use_offline_sentence_model
+        from tasks.pdf.sentences import use_offline_sentence_model
 
         collection_id, source_id = setup(home, data)
         # Warm both paths alike: models loaded (and the int8 export made) before any clock starts.

@@ -9,21 +9,16 @@ from prefect.futures import wait
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from tasks.documents import (
-    STORE_BATCH_DOCUMENTS,
+from tasks.documents.crawl import SkippedUrl, crawl_website
+from tasks.documents.drafts import (
     DocumentDraft,
-    DocumentResult,
-    SkippedUrl,
     chunk_pages,
-    crawl_website,
-    fail_documents,
     load_new_content,
-    publish_documents_report,
     record_failed_document,
     register_documents,
-    report_markdown,
-    store_documents,
 )
+from tasks.documents.report import publish_documents_report, report_markdown
+from tasks.documents.save import STORE_BATCH_DOCUMENTS, DocumentResult, fail_documents, store_documents
 
 
 class IngestionFailed(RuntimeError):

@@ -10,28 +10,27 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import wait
 
 from blocks.profile import load_profile
-from tasks.pdf import (
+from tasks.pdf.chunk import element_kinds
+from tasks.pdf.partition import PagesPartition, page_batches
+from tasks.pdf.processes import close_partition_processes
+from tasks.pdf.report import elapsed, short_error
+from tasks.pdf.steps import (
     EMBED_BATCH,
     PdfOutcome,
     chunk_pdf,
     download_pdf,
-    element_kinds,
-    embed_chunks,
-    elapsed,
     email_owner,
+    embed_chunks,
     inspect_pdf,
     load_source,
     mark_source_failed,
     mark_source_ingested,
-    page_batches,
     partition_pages,
     persist_vector_store,
     publish_pdf_report,
     replace_source_vectors,
     save_assets,
-    short_error,
 )
-from tasks.pdf_partition import PagesPartition, close_partition_processes
 from tasks.runtime import utcnow
 
 
@@ -61,7 +60,7 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
             vectors.append(embed_chunks(chunks[first:first + EMBED_BATCH], first))
             update_progress_artifact(progress, 60.0 + 35.0 * min(len(chunks), first + EMBED_BATCH) / len(chunks))
         outcome.embedding_model = load_profile().embedder.model_name
-        # Searches show a source's passages only once it is marked ingested (tasks.documents.search_chunks).
+        # Searches show a source's passages only once it is marked ingested (tasks.documents.search.search_chunks).
         replace_source_vectors(job, chunks, np.concatenate(vectors))
         outcome.snapshot_uri = persist_vector_store(job)
         marked = mark_source_ingested(job, return_state=True)

@@ -1,11 +1,27 @@
-"""Collections and PDF sources: the rows PDF ingestion reads, created idempotently for uploads and demos."""
+"""Collections and PDF sources: created idempotently for uploads and demos, read and marked by PDF ingestion."""
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Collection, Source
+from store.models import Collection, Source, User
+
+
+@dataclass(frozen=True)
+class SourceOwner:
+    """A source and the owner of its collection: what ingesting it needs to know."""
+
+    source_id: int
+    collection_id: int
+    owner_user_id: int
+    owner_name: str
+    owner_email: str
+    filename: str
+    object_key: str
 
 
 def ensure_collection(session: Session, owner_user_id: int, name: str) -> int:
@@ -42,3 +58,30 @@ def ingested_sources(session: Session, source_ids: set[int]) -> set[int]:
     if not source_ids:
         return set()
     return set(session.scalars(select(Source.id).where(Source.id.in_(sorted(source_ids)), Source.status == "ingested")))
+
+
+def start_ingestion(session: Session, collection_id: int, source_id: int) -> SourceOwner:
+    """Mark the source ingesting (its last error cleared) and return it with its owner; LookupError when absent."""
+    row = session.get(Source, source_id)
+    if row is None or row.collection_id != collection_id:
+        raise LookupError(f"no source {source_id} in collection {collection_id}: check both ids")
+    collection = session.get(Collection, collection_id)
+    owner = session.get(User, collection.owner_user_id)
+    row.status, row.error = "ingesting", None
+    return SourceOwner(source_id=source_id, collection_id=collection_id, owner_user_id=owner.id,
+                       owner_name=owner.name, owner_email=owner.email, filename=row.filename,
+                       object_key=row.object_key)
+
+
+def mark_ingested(session: Session, source_id: int, collection_id: int, now: dt.datetime) -> None:
+    """The source's passages may be shown; its collection changed now."""
+    row = session.get(Source, source_id)
+    row.status, row.error, row.ingested_at = "ingested", None, now
+    session.get(Collection, collection_id).updated_at = now
+
+
+def mark_failed(session: Session, source_id: int, error: str) -> None:
+    """The source failed with `error` (nothing when it was deleted meanwhile)."""
+    row = session.get(Source, source_id)
+    if row is not None:
+        row.status, row.error = "failed", error

@@ -21,7 +21,7 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     from blocks.profile import load_profile
     from blocks.vectorstore import collection_name
     from store.models import Source, User
-    from store.pdf_sources import ensure_collection, ensure_source, source_object_key
+    from store.sources import ensure_collection, ensure_source, source_object_key
 
     if not SHARED_PDF.is_file():
         return [f"  {SHARED_PDF} is missing: no PDF to ingest"]

@@ -18,8 +18,9 @@ from blocks.storage import LocalFolderStorage
 from factories import pdf_first_pages
 from store.db import session_scope
 from store.models import Source, User
-from store.pdf_sources import ensure_collection, ensure_source
-from tasks.pdf import PAGES_PER_BATCH, chunk_elements, partition_fast
+from store.sources import ensure_collection, ensure_source
+from tasks.pdf.chunk import chunk_elements
+from tasks.pdf.partition import PAGES_PER_BATCH, partition_fast
 
 PDF = ROOT.parent / "shared" / "data" / "pdf" / "DA-619p.pdf"
 PAGES = 2 * PAGES_PER_BATCH + 10  # three batches

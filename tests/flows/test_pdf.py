@@ -20,8 +20,8 @@ from conftest import SHARED_DATA
 from deployments.bootstrap import embedded_profile, save_profile
 from flows.pdf import ingest_pdf
 from store.models import Source, User
-from store.pdf_sources import ensure_collection, ensure_source, source_object_key
-from tasks.pdf import chunk_id
+from store.sources import ensure_collection, ensure_source, source_object_key
+from tasks.pdf.chunk import chunk_id
 
 REPO = Path(__file__).resolve().parents[2]
 PDF = SHARED_DATA / "pdf"
@@ -258,7 +258,8 @@ def test_ingestion_through_s3_object_storage(s3_profile) -> None:  # type: ignor
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
 def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile) -> None:  # type: ignore[no-untyped-def]
     from factories import pdf_first_pages
-    from tasks.pdf import PAGES_PER_BATCH, chunk_elements, partition_fast
+    from tasks.pdf.chunk import chunk_elements
+    from tasks.pdf.partition import PAGES_PER_BATCH, partition_fast
 
     data = pdf_first_pages(PDF / "DA-619p.pdf", PAGES_PER_BATCH + 10)  # two page batches
     owner = _owner(profile)

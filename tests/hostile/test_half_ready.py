@@ -20,8 +20,8 @@ from deployments.bootstrap import embedded_profile, save_profile
 from hostile.outage import DatabaseOutage
 from store.db import dispose_engines
 from store.models import Source, User
-from store.pdf_sources import ensure_collection, ensure_source, source_object_key
-from tasks.documents import search_chunks
+from store.sources import ensure_collection, ensure_source, source_object_key
+from tasks.documents.search import search_chunks
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = "layout detection models for document images"

@@ -18,8 +18,9 @@ from factories import pdf_first_pages
 from flows.pdf import ingest_pdf
 from hostile.pdfs import bomb_pdf, build_pdf, huge_gray_image, rgb_image, text_page
 from store.models import Source, User
-from store.pdf_sources import ensure_collection, ensure_source, source_object_key
-from tasks.pdf_partition import PdfLimitExceeded, close_partition_processes, partition_fast, partition_fast_in_process
+from store.sources import ensure_collection, ensure_source, source_object_key
+from tasks.pdf.partition import PdfLimitExceeded, partition_fast
+from tasks.pdf.processes import close_partition_processes, partition_fast_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = "Quarterly results improved because the new plant was opened. The board approved the plan."
@@ -144,7 +145,7 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
         f"with open({str(marker)!r}, 'a') as f:\n"
         "    f.write('run\\n')\n"
         "from hostile.pdfs import build_pdf, text_page\n"
-        "from tasks.pdf_partition import close_partition_processes, partition_fast_in_process\n"
+        "from tasks.pdf.processes import close_partition_processes, partition_fast_in_process\n"
         f"part = partition_fast_in_process(build_pdf([text_page({TEXT!r})]), 0, 1, 'x.pdf', 1)\n"
         "close_partition_processes()\n"
         "print(len(part.elements))\n"

@@ -9,8 +9,8 @@ from flows.documents import update_document
 from flows.pdf import ingest_pdf
 from store import documents as store
 from store.models import User
-from store.pdf_sources import ensure_collection, ensure_source, source_object_key
-from tasks.documents import search_chunks
+from store.sources import ensure_collection, ensure_source, source_object_key
+from tasks.documents.search import search_chunks
 from tasks.runtime import utcnow
 
 NOTES = ("Layout detection finds the regions of a scanned page: text blocks, titles, tables and figures. "

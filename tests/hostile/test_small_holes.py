@@ -10,8 +10,8 @@ import pytest
 from blocks.storage import LocalFolderStorage
 from flows.pdf import ingest_pdf
 from store.models import Source, User
-from store.pdf_sources import ensure_collection, ensure_source
-from tasks.web import Fetcher, FetchRefused
+from store.sources import ensure_collection, ensure_source
+from tasks.documents.fetch import Fetcher, FetchRefused
 
 
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)

@@ -13,17 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA
-from tasks.pdf import (
-    CHUNK_MAX_CHARS,
-    PdfRejected,
-    chunk_elements,
-    chunk_id,
-    count_pages,
-    element_kinds,
-    offline_sentence_model,
-    page_batches,
-    partition_fast,
-)
+from tasks.pdf.chunk import CHUNK_MAX_CHARS, chunk_elements, chunk_id, element_kinds
+from tasks.pdf.partition import PdfRejected, count_pages, page_batches, partition_fast
+from tasks.pdf.sentences import offline_sentence_model
 
 REPO = Path(__file__).resolve().parents[2]
 PDF = SHARED_DATA / "pdf"
@@ -91,7 +83,8 @@ def test_offline_sentence_model_splits_sentences_and_finds_verbs() -> None:
 
 _OFFLINE = """
 import os, socket, sys
-from tasks.pdf import count_pages, partition_fast, chunk_elements, element_kinds
+from tasks.pdf.chunk import chunk_elements, element_kinds
+from tasks.pdf.partition import count_pages, partition_fast
 try:
     socket.create_connection(("1.1.1.1", 443), timeout=2).close()
     print("NETWORK-UP")

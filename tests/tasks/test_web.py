@@ -9,16 +9,9 @@ import pytest
 from site_server import Page, html, redirect, serve
 
 from tasks.text import find_links
-from tasks.web import (
-    FetchedPage,
-    Fetcher,
-    FetchFailed,
-    FetchRefused,
-    FetchSettings,
-    crawl,
-    crawlable_link,
-    refused_reason,
-)
+from tasks.documents.crawl import FetchedPage, crawl
+from tasks.documents.fetch import Fetcher, FetchFailed, FetchRefused, FetchSettings, refused_reason
+from tasks.documents.urls import crawlable_link
 
 LOOPBACK = "127.0.0.1/32"
 

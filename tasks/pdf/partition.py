@@ -1,0 +1,257 @@
+"""Partitioning PDF pages with unstructured, without Prefect: what the partition processes import.
+
+Also the checks made before partitioning (page count, encryption, corruption) and the images found on
+the way. tasks.pdf.processes runs partition_fast in processes of its own under PdfLimits.
+"""
+
+from __future__ import annotations
+
+import os
+
+# unstructured reads these at import: no call home, no nvidia-smi probe.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+import hashlib  # noqa: E402
+import io  # noqa: E402
+import re  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from pydantic import BaseModel  # noqa: E402
+
+from blocks.settings import PdfLimits  # noqa: E402
+from tasks.pdf.sentences import use_offline_sentence_model  # noqa: E402
+
+# What the fork server imports before forking a partition process (the costly part of a start).
+PRELOAD = [__name__, "tasks.pdf.processes", "tasks.pdf.sentences", "pdfminer.converter", "pdfminer.pdfinterp",
+           "pdfminer.pdfpage", "pdfminer.layout", "pdfminer.image", "unstructured.partition.text",
+           "unstructured.cleaners.core", "unstructured.documents.elements", "spacy", "pypdfium2", "blocks.settings"]
+
+
+class PdfRejected(ValueError):
+    """The file is not an ingestible PDF (encrypted, empty, corrupt, not a PDF): retrying cannot help."""
+
+
+class PdfLimitExceeded(PdfRejected):
+    """The PDF needs more than a worker grants one document (pages, pixels, bytes, memory, time)."""
+
+
+class HiResUnavailable(RuntimeError):
+    """strategy="hi_res" asked for on a worker without unstructured's layout models."""
+
+
+PAGES_PER_BATCH = 50
+
+
+def count_pages(data: bytes, source_id: int, max_pages: int | None = None) -> int:
+    """Pages of a PDF; PdfRejected (with what to do) for anything that is not an ingestible PDF."""
+    max_pages = max_pages or PdfLimits().max_pages
+    if not data:
+        raise PdfRejected(f"source {source_id}: the file is empty; upload the PDF again")
+    if not data.lstrip()[:5].startswith(b"%PDF-"):
+        raise PdfRejected(f"source {source_id}: not a PDF (no %PDF- header); upload a PDF file")
+    document = open_pdf(data, source_id)
+    try:
+        pages = len(document)
+    finally:
+        document.close()
+    if pages == 0:
+        raise PdfRejected(f"source {source_id}: the PDF has no pages")
+    if pages > max_pages:
+        raise PdfLimitExceeded(f"source {source_id}: the PDF has {pages:,} pages, over the limit of {max_pages:,} "
+                               "(NIGHTSHIFT_PDF_MAX_PAGES); split it")
+    return pages
+
+
+def page_batches(pages: int, size: int = PAGES_PER_BATCH) -> list[tuple[int, int]]:
+    """Zero-based [first, last) page ranges."""
+    return [(first, min(first + size, pages)) for first in range(0, pages, size)]
+
+
+class PagesPartition(BaseModel):
+    """Elements of a page range, and the embedded images found on the way (file name, bytes)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    elements: list[Any]
+    images: list[tuple[str, bytes]] = []
+
+
+def partition_fast(data: bytes, first: int, last: int, filename: str, source_id: int,
+                   limits: PdfLimits | None = None) -> PagesPartition:
+    """unstructured's "fast" strategy on pages [first, last): pdfminer text boxes, classified by unstructured.
+
+    The same pdfminer pass collects the embedded images. pdfminer reads only a copy of those pages:
+    finding page `first` in the whole document would walk every page before it, for every batch.
+    """
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LAParams, LTTextBox
+    from pdfminer.pdfdocument import PDFPasswordIncorrect
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.psparser import PSException
+    from unstructured.cleaners.core import clean_extra_whitespace
+    from unstructured.documents.elements import ElementMetadata
+    from unstructured.nlp.patterns import PARAGRAPH_PATTERN
+    from unstructured.partition.text import element_from_text
+
+    limits = limits or PdfLimits()
+    use_offline_sentence_model()
+    manager = PDFResourceManager()
+    device = PDFPageAggregator(manager, laparams=LAParams())
+    interpreter = PDFPageInterpreter(manager, device)
+    elements: list[Any] = []
+    images = ImageCollector(source_id, limits)
+    try:
+        pages = PDFPage.get_pages(io.BytesIO(page_range(data, first, last, source_id)))
+        for page_number, page in enumerate(pages, start=first + 1):
+            interpreter.process_page(page)
+            for box in device.get_result():
+                if not isinstance(box, LTTextBox):
+                    images.collect(box, page_number)
+                    continue
+                for paragraph in re.split(PARAGRAPH_PATTERN, box.get_text()):
+                    text = clean_extra_whitespace(paragraph)
+                    if text:
+                        element = element_from_text(text)
+                        element.metadata = ElementMetadata(filename=filename, page_number=page_number)
+                        elements.append(element)
+    except PdfRejected:
+        raise
+    except PDFPasswordIncorrect:
+        raise PdfRejected(
+            f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
+        ) from None
+    except (PSException, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PdfRejected(
+            f"source {source_id}: the PDF is corrupt near page {first + 1}-{last} "
+            f"({type(exc).__name__}: {exc}); re-export or repair it"
+        ) from None
+    finally:
+        images.close()
+    return PagesPartition(elements=elements, images=images.found)
+
+
+def open_pdf(data: bytes, source_id: int) -> Any:
+    """The pdfium document of `data`; PdfRejected (with what to do) when it is encrypted or corrupt."""
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise PdfRejected(
+                f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
+            ) from None
+        raise PdfRejected(f"source {source_id}: the PDF is corrupt ({exc}); re-export or repair it") from None
+
+
+def page_range(data: bytes, first: int, last: int, source_id: int) -> bytes:
+    """Pages [first, last) of a PDF as a PDF of their own (pdfium copies them without decoding anything)."""
+    import pypdfium2 as pdfium
+
+    source = open_pdf(data, source_id)
+    try:
+        if first == 0 and last >= len(source):
+            return data
+        part = pdfium.PdfDocument.new()
+        try:
+            part.import_pages(source, list(range(first, min(last, len(source)))))
+            buffer = io.BytesIO()
+            part.save(buffer)
+            return buffer.getvalue()
+        finally:
+            part.close()
+    finally:
+        source.close()
+
+
+def partition_hi_res(data: bytes, filename: str, source_id: int) -> PagesPartition:
+    """unstructured's "hi_res" strategy with table structure; HiResUnavailable when its models are absent."""
+    hint = (
+        f"source {source_id}: strategy='hi_res' needs unstructured[pdf] (unstructured-inference) and its "
+        "layout model yolo_x_layout in the Hugging Face cache (HF_HOME), which this worker lacks; run the "
+        "ingest-pdf-gpu deployment on a gpu worker that has them, or set strategy='fast'"
+    )
+    try:
+        import unstructured_inference  # noqa: F401
+        from unstructured.partition.pdf import partition_pdf
+    except ImportError as exc:
+        raise HiResUnavailable(f"{hint} (missing: {exc.name})") from None
+    use_offline_sentence_model()
+    try:
+        elements = partition_pdf(
+            file=io.BytesIO(data), metadata_filename=filename, strategy="hi_res",
+            infer_table_structure=True, extract_image_block_types=["Image"],
+            extract_image_block_to_payload=True,
+        )
+    except OSError as exc:  # the hub lookup of the model, offline
+        raise HiResUnavailable(f"{hint} ({exc})") from None
+    import base64
+
+    images = [
+        (f"page-{e.metadata.page_number or 0:04d}-image-{i}.{(e.metadata.image_mime_type or 'image/png').split('/')[-1]}",
+         base64.b64decode(e.metadata.image_base64))
+        for i, e in enumerate(elements) if type(e).__name__ == "Image" and e.metadata.image_base64
+    ]
+    return PagesPartition(elements=elements, images=images)
+
+
+class ImageCollector:
+    """Keeps the embedded images of pdfminer layouts (JPEG/JPEG 2000 as stored, others as BMP).
+
+    Names are ours (page, index, content hash): an image's name in the PDF is the attacker's choice,
+    and pdfminer's ImageWriter would write to it as a path. Sizes are checked before anything is decoded.
+    """
+
+    def __init__(self, source_id: int, limits: PdfLimits) -> None:
+        self._folder = tempfile.TemporaryDirectory()
+        self.source_id, self.limits = source_id, limits
+        self.found: list[tuple[str, bytes]] = []
+
+    def collect(self, item: Any, page: int) -> None:
+        from pdfminer.image import ImageWriter
+        from pdfminer.layout import LTContainer, LTImage
+
+        if isinstance(item, LTImage):
+            if not self._within_limits(item, page):
+                return
+            index = len(self.found) + 1
+            item.name = f"image-{index}"  # the file pdfminer writes: ours, inside our folder
+            try:
+                written = Path(self._folder.name) / ImageWriter(self._folder.name).export_image(item)
+            except Exception:  # a format pdfminer cannot write: skip that image, keep the text
+                return
+            size = written.stat().st_size
+            if size > self.limits.max_asset_bytes:
+                raise PdfLimitExceeded(
+                    f"source {self.source_id}: an image on page {page} is {size:,} bytes, over the limit of "
+                    f"{self.limits.max_asset_bytes:,} (NIGHTSHIFT_PDF_MAX_ASSET_BYTES)"
+                )
+            content = written.read_bytes()
+            written.unlink()
+            digest = hashlib.sha256(content).hexdigest()[:16]
+            self.found.append((f"page-{page:04d}-image-{index:03d}-{digest}{written.suffix}", content))
+        elif isinstance(item, LTContainer):
+            for child in item:
+                self.collect(child, page)
+
+    def _within_limits(self, image: Any, page: int) -> bool:
+        """False for an image without a usable size (skipped, as pdfminer would); PdfLimitExceeded when too big."""
+        from pdfminer.pdftypes import resolve1
+
+        width, height = (resolve1(value) for value in image.srcsize)
+        if not isinstance(width, int) or not isinstance(height, int) or width <= 0 or height <= 0:
+            return False
+        if width * height > self.limits.max_image_pixels:
+            raise PdfLimitExceeded(
+                f"source {self.source_id}: an image on page {page} is {width} × {height} pixels, over the limit "
+                f"of {self.limits.max_image_pixels:,} pixels (NIGHTSHIFT_PDF_MAX_IMAGE_PIXELS)"
+            )
+        image.srcsize = (width, height)
+        return True
+
+    def close(self) -> None:
+        self._folder.cleanup()

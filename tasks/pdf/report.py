@@ -1,0 +1,56 @@
+"""What a PDF ingestion tells: the owner's mail and the run's artifact."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.message import EmailMessage
+from email.utils import formataddr
+from typing import TYPE_CHECKING
+
+from tasks.runtime import utcnow
+
+if TYPE_CHECKING:
+    from tasks.pdf.steps import PdfOutcome, SourceJob
+
+
+def outcome_message(job: SourceJob, outcome: PdfOutcome) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = formataddr((job.owner_name, job.owner_email))
+    message["Auto-Submitted"] = "auto-generated"
+    if outcome.status == "ingested":
+        message["Subject"] = f"{job.filename} is ready to search"
+        body = (f"Hello {job.owner_name},\n\n{job.filename} ({outcome.pages} pages) is now in your knowledge "
+                f"base: {outcome.chunks} passages can be searched.\n")
+    else:
+        message["Subject"] = f"{job.filename} could not be added"
+        body = f"Hello {job.owner_name},\n\n{job.filename} could not be added to your knowledge base:\n{outcome.error}\n"
+    message.set_content(body)
+    return message
+
+
+def report_markdown(outcome: PdfOutcome, seconds: float) -> str:
+    lines = [
+        f"# PDF ingestion of source {outcome.source_id}: {outcome.status}",
+        "",
+        "| | |", "|---|---|",
+        f"| strategy | {outcome.strategy} |",
+        f"| pages | {outcome.pages} |",
+        f"| elements | {outcome.elements} ({', '.join(f'{k} {v}' for k, v in outcome.element_kinds.items())}) |",
+        f"| chunks | {outcome.chunks} |",
+        f"| images / tables saved | {outcome.images} / {outcome.tables} |",
+        f"| embedding model | {outcome.embedding_model} |",
+        f"| vector store snapshot | {outcome.snapshot_uri or '—'} |",
+        f"| seconds | {seconds:.1f} |",
+    ]
+    if outcome.error:
+        lines += ["", f"**Error:** {outcome.error}"]
+    return "\n".join(lines)
+
+
+def short_error(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 2000 else text[:2000] + "…"
+
+
+def elapsed(start: dt.datetime) -> float:
+    return (utcnow() - start).total_seconds()

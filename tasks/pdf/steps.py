@@ -1,0 +1,204 @@
+"""The steps of PDF ingestion (spec 6): load, download, inspect, partition, chunk, save assets, embed, upsert."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from blocks.profile import load_profile
+from blocks.settings import PdfLimits
+from blocks.storage import ObjectNotFound
+from blocks.vectorstore import collection_name
+from store import sources
+from tasks.pdf.chunk import PdfChunk, chunk_elements, chunk_id, table_files
+from tasks.pdf.partition import (
+    PagesPartition,
+    PdfLimitExceeded,
+    PdfRejected,
+    count_pages,
+    partition_fast,
+    partition_hi_res,
+)
+from tasks.pdf.processes import partition_fast_in_process
+from tasks.pdf.report import outcome_message, report_markdown
+from tasks.runtime import run_logger, utcnow
+
+Strategy = Literal["fast", "hi_res"]
+
+EMBED_BATCH = 512
+# Database and object store steps: capped exponential backoff, never an endless loop.
+BACKOFF = PdfLimits().retry_delays
+
+
+def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Bad input fails the same way every time: a refused PDF, an invalid or missing object key."""
+    error = state.result(raise_on_failure=False)
+    return not isinstance(error, (PdfRejected, ObjectNotFound, ValueError, LookupError))
+
+
+RETRIED: dict[str, Any] = dict(retries=len(BACKOFF), retry_delay_seconds=BACKOFF, retry_condition_fn=worth_retrying)
+
+
+class SourceJob(BaseModel):
+    """What the steps need to know about one source and its owner."""
+
+    source_id: int
+    collection_id: int
+    owner_user_id: int
+    owner_name: str
+    owner_email: str
+    filename: str
+    object_key: str
+
+
+class PdfOutcome(BaseModel):
+    """The report of one ingestion."""
+
+    source_id: int
+    status: Literal["ingested", "failed"]
+    strategy: str
+    pages: int = 0
+    elements: int = 0
+    element_kinds: dict[str, int] = {}
+    chunks: int = 0
+    images: int = 0
+    tables: int = 0
+    embedding_model: str = ""
+    snapshot_uri: str | None = None
+    error: str | None = None
+
+
+def assets_prefix(job: SourceJob) -> str:
+    return f"{job.owner_user_id}/{job.source_id}"
+
+
+# --- tasks -----------------------------------------------------------------------------------------
+
+
+@task(name="load-source", **RETRIED)
+def load_source(collection_id: int, source_id: int) -> SourceJob:
+    """Read the source and its owner, and mark it ingesting."""
+    with load_profile().database.session() as session:
+        return SourceJob(**vars(sources.start_ingestion(session, collection_id, source_id)))
+
+
+@task(name="download-pdf", **RETRIED, cache_policy=NO_CACHE)
+def download_pdf(job: SourceJob) -> bytes:
+    return load_profile().storage.get_bytes(job.object_key)
+
+
+@task(name="inspect-pdf", cache_policy=NO_CACHE)
+def inspect_pdf(data: bytes, job: SourceJob) -> int:
+    """The page count; PdfRejected (not retried) for empty, encrypted, corrupt or non-PDF files."""
+    return count_pages(data, job.source_id)
+
+
+@task(name="partition-pdf", task_run_name="partition-pdf-pages-{first}-{last}", cache_policy=NO_CACHE)
+def partition_pages(data: bytes, first: int, last: int, strategy: Strategy, job: SourceJob,
+                    in_process: bool = False) -> PagesPartition:
+    """Elements of pages [first, last) (hi_res works on the whole document at once).
+
+    in_process: partition in one of the partition processes (page batches of a long PDF side by side).
+    """
+    if strategy == "hi_res":
+        return partition_hi_res(data, job.filename, job.source_id)
+    partition = partition_fast_in_process if in_process else partition_fast
+    return partition(data, first, last, job.filename, job.source_id)
+
+
+@task(name="chunk-pdf", cache_policy=NO_CACHE)
+def chunk_pdf(elements: list[Any], job: SourceJob) -> list[PdfChunk]:
+    """Chunk by title; an empty result means the partition found no text, which is a failure."""
+    chunks = chunk_elements(elements)
+    if not chunks:
+        raise PdfRejected(
+            f"source {job.source_id}: no text found in the PDF (scanned images need strategy='hi_res' with OCR)"
+        )
+    return chunks
+
+
+@task(name="save-pdf-assets", **RETRIED, cache_policy=NO_CACHE)
+def save_assets(parts: list[PagesPartition], job: SourceJob) -> dict[str, int]:
+    """Images and tables under {user}/{source}/images|tables/; leftovers of an earlier ingestion removed."""
+    storage = load_profile().storage
+    saved: dict[str, int] = {}
+    images = [image for part in parts for image in part.images]
+    tables = table_files([element for part in parts for element in part.elements])
+    limit = PdfLimits().max_asset_bytes
+    for name, content in images + tables:  # hi_res images and tables are checked here, fast images when found
+        if len(content) > limit:
+            raise PdfLimitExceeded(f"source {job.source_id}: {name} is {len(content):,} bytes, over the limit of "
+                                   f"{limit:,} (NIGHTSHIFT_PDF_MAX_ASSET_BYTES)")
+    for kind, files in (("images", images), ("tables", tables)):
+        prefix = f"{assets_prefix(job)}/{kind}/"
+        keys = {prefix + name for name, _ in files}
+        for name, content in files:
+            storage.put_bytes(prefix + name, content)
+        for stale in set(storage.list_keys(prefix)) - keys:
+            storage.delete(stale)
+        saved[kind] = len(files)
+    return saved
+
+
+@task(name="embed-chunks", task_run_name="embed-chunks-{first}", cache_policy=NO_CACHE)
+def embed_chunks(chunks: list[PdfChunk], first: int) -> np.ndarray:
+    """One array, not lists of floats: Prefect walks list parameters item by item (seconds for 600k floats)."""
+    return np.asarray(load_profile().embedder.embed([chunk.text for chunk in chunks]), dtype=np.float32)
+
+
+@task(name="upsert-source-vectors", **RETRIED, cache_policy=NO_CACHE)
+def replace_source_vectors(job: SourceJob, chunks: list[PdfChunk], vectors: np.ndarray) -> str:
+    """Upsert this source's chunks, then drop its chunks beyond the new count, under the owner's lock."""
+    profile = load_profile()
+    store, model = profile.vector_store, profile.embedder.model_name
+    collection = collection_name(job.owner_user_id)
+    metadatas = [
+        {"source_id": job.source_id, "collection_id": job.collection_id, "position": c.position,
+         "page_number": c.page_number or 0, "filename": job.filename, "embedding_model": model}
+        for c in chunks
+    ]
+    with store.writing(collection):
+        store.upsert(collection, [chunk_id(job.source_id, c.position) for c in chunks], vectors.tolist(),
+                     [c.text for c in chunks], metadatas)
+        store.delete(collection, where={"$and": [{"source_id": job.source_id},
+                                                 {"position": {"$gte": len(chunks)}}]})
+    return collection
+
+
+@task(name="persist-vector-store", **RETRIED)
+def persist_vector_store(job: SourceJob) -> str | None:
+    """Embedded store: a snapshot of its folder in object storage. A Chroma server persists itself."""
+    profile = load_profile()
+    snapshot = profile.vector_store.snapshot()
+    if snapshot is None:
+        return None
+    return profile.storage.put_bytes("vector-store/chroma-snapshot.tar.gz", snapshot)
+
+
+@task(name="mark-source-ingested", **RETRIED)
+def mark_source_ingested(job: SourceJob) -> None:
+    with load_profile().database.session() as session:
+        sources.mark_ingested(session, job.source_id, job.collection_id, utcnow())
+
+
+@task(name="mark-source-failed", **RETRIED)
+def mark_source_failed(source_id: int, error: str) -> None:
+    with load_profile().database.session() as session:
+        sources.mark_failed(session, source_id, error)
+
+
+@task(name="email-owner", **RETRIED)
+def email_owner(job: SourceJob, outcome: PdfOutcome) -> str:
+    return load_profile().mailer.send(outcome_message(job, outcome))
+
+
+@task(name="publish-pdf-report")
+def publish_pdf_report(outcome: PdfOutcome, seconds: float) -> None:
+    create_markdown_artifact(report_markdown(outcome, seconds), key=f"pdf-source-{outcome.source_id}",
+                             description=f"PDF ingestion of source {outcome.source_id}")
+    run_logger().info("source %s %s: %s chunks", outcome.source_id, outcome.status, outcome.chunks)

@@ -62,15 +62,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from prefect.testing.utilities import prefect_test_harness
-    from sqlalchemy import select, update
 
-    from blocks.profile import clear_profile_cache, load_profile
-    from blocks.profile import embedded_profile
-    from deployments.operations.bootstrap import register_block_types, save_profile
+    from blocks.profile import clear_profile_cache, embedded_profile, load_profile
     from deployments.demo.corpus import load_publications, publications_from
+    from deployments.operations.bootstrap import register_block_types, save_profile
     from flows.recommender import build_recommender
+    from store import recommender as queries
     from store.db import migrate
-    from store.models import Publication
     from tasks.recommender.sentences import split_sentences
 
     home = Path(tempfile.mkdtemp(prefix="nightshift-bench-recommender-"))
@@ -102,10 +100,11 @@ def main() -> None:
         rng = np.random.default_rng(1)
         changed = rng.choice(ids, size=max(1, round(len(ids) * args.changed)), replace=False)
         with profile.database.session() as session:
-            for pid in changed:
-                body = session.scalar(select(Publication.body).where(Publication.id == int(pid))) or ""
-                revised = " ".join(f"{s} (revised)" for s in split_sentences(body))
-                session.execute(update(Publication).where(Publication.id == int(pid)).values(body=revised))
+            bodies = queries.publication_bodies(session, [int(pid) for pid in changed])
+            queries.set_publication_bodies(
+                session,
+                {pid: " ".join(f"{s} (revised)" for s in split_sentences(body)) for pid, body in bodies.items()},
+            )
         started = time.perf_counter()
         again = build_recommender()
         rebuild_seconds = time.perf_counter() - started

@@ -47,6 +47,22 @@ def publication_titles(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return titles
 
 
+def publication_bodies(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """{id: body} of these publications (an empty string for a publication without a body)."""
+    bodies: dict[int, str] = {}
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = list(ids[start : start + IN_CHUNK])
+        rows = session.execute(select(Publication.id, Publication.body).where(Publication.id.in_(chunk)))
+        bodies.update((id_, body or "") for id_, body in rows)
+    return bodies
+
+
+def set_publication_bodies(session: Session, bodies: dict[int, str]) -> None:
+    """Replace the body of each publication in `bodies`, in one bulk UPDATE by primary key."""
+    if bodies:
+        session.execute(update(Publication), [{"id": id_, "body": body} for id_, body in bodies.items()])
+
+
 def stored_embeddings(session: Session, model_name: str, hashes: Iterable[str]) -> dict[str, bytes]:
     """{content hash: float32 bytes} of the sentences already embedded with `model_name`."""
     hashes = list(hashes)

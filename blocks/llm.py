@@ -103,6 +103,14 @@ class LLMError(RuntimeError):
     """The model could not give a usable answer after the allowed attempts."""
 
 
+class UnsupportedLanguage(LLMError):
+    """This block cannot answer in the user's language (the offline rules cover only some languages)."""
+
+    def __init__(self, language_code: str) -> None:
+        super().__init__(f"language {language_code} has no offline rules")
+        self.language_code = language_code
+
+
 class LLM(Block):
     """Interface of every LLM block: one method per question nightshift asks."""
 

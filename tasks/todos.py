@@ -9,10 +9,10 @@ from typing import Any, Literal
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from blocks.llm import LLM, ChatMessage, TodoContext
+from blocks.llm import LLM, ChatMessage, TodoContext, UnsupportedLanguage
 from blocks.profile import load_profile
 from blocks.rules.text import normalize_description
-from store import executions, queries, todos
+from store import executions, extraction, todos
 from tasks.reports import markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
 from tasks.timezones import user_zone
@@ -70,7 +70,7 @@ class ExtractionOutcome(BaseModel):
     """What happened to one task execution."""
 
     task_execution_id: int
-    status: Literal["extracted", "already-extracted", "failed"]
+    status: Literal["extracted", "already-extracted", "unsupported-language", "failed"]
     version_id: int | None = None
     saved: list[SavedTodo] = Field(default_factory=list)
     duplicates: int = 0
@@ -97,9 +97,9 @@ def _short_reason(exc: Exception) -> str:
     return str(exc)
 
 
-def dedup_key(description: str) -> str:
+def dedup_key(description: str, language_code: str | None = None) -> str:
     """The todo's identity within its execution: the hash of the extractor's own duplicate key."""
-    return hashlib.sha256(normalize_description(description).encode()).hexdigest()
+    return hashlib.sha256(normalize_description(description, language_code).encode()).hexdigest()
 
 
 def todo_context(execution: executions.ExecutionForExtraction, known: list[str], now: dt.datetime) -> TodoContext:
@@ -134,28 +134,40 @@ def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> Extra
             return ExtractionOutcome(task_execution_id=task_execution_id, status="already-extracted", version_id=version_id)
         context = todo_context(execution, todos.known_descriptions(session, task_execution_id), now)
 
-    items, skipped = validate_items(llm.extract_todos(context))
+    try:
+        items, skipped = validate_items(llm.extract_todos(context))
+    except UnsupportedLanguage as exc:
+        # Said, not guessed: the execution is marked done (the sweep would pick it up again and again) and the
+        # report counts it; extract it again with force=True once a model or rules for the language exist.
+        logger.warning("execution %s: %s", task_execution_id, exc)
+        with db.session() as session:
+            extraction.claim_extraction(session, task_execution_id, version_id, now)
+        return ExtractionOutcome(task_execution_id=task_execution_id, status="unsupported-language",
+                                 version_id=version_id, error=str(exc))
     for bad in skipped:
         logger.warning("execution %s: skipped todo item %r: %s", task_execution_id, bad.item, bad.reason)
 
     run_id = current_run_id()
-    unique = _unique(items)
+    # A todo already known for this execution or its predecessors is not saved again, however reworded.
+    known = {normalize_description(todo, context.language_code) for todo in context.known_todos}
+    new = unique_items(items, context.language_code)
+    unique = [item for item in new if normalize_description(item.description, context.language_code) not in known]
     with db.session() as session:
         # The claim and the rows commit together: a crash in between leaves neither.
-        if not queries.claim_extraction(session, task_execution_id, version_id, now) and not force:
+        if not extraction.claim_extraction(session, task_execution_id, version_id, now) and not force:
             return ExtractionOutcome(task_execution_id=task_execution_id, status="already-extracted", version_id=version_id)
         rows = [
             {
                 "task_execution_id": task_execution_id,
                 "user_id": execution.user_id,
                 "description": item.description,
-                "dedup_key": dedup_key(item.description),
+                "dedup_key": dedup_key(item.description, context.language_code),
                 "created_at": now,
                 "source_run_id": run_id,
             }
             for item in unique
         ]
-        inserted = queries.insert_todos(session, rows, [item.due_date for item in unique], run_id)
+        inserted = extraction.insert_todos(session, rows, [item.due_date for item in unique], run_id)
     saved = [
         SavedTodo(todo_id=inserted[row["dedup_key"]], description=item.description, due_date=item.due_date)
         for row, item in zip(rows, unique, strict=True)
@@ -166,16 +178,16 @@ def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> Extra
         status="extracted",
         version_id=version_id,
         saved=saved,
-        duplicates=len(rows) - len(inserted),
+        duplicates=len(new) - len(unique) + len(rows) - len(inserted),
         skipped=skipped,
     )
 
 
-def _unique(items: list[TodoItem]) -> list[TodoItem]:
+def unique_items(items: list[TodoItem], language_code: str | None = None) -> list[TodoItem]:
     """First occurrence of each dedup key, in order (one batch may repeat an item)."""
     seen: dict[str, TodoItem] = {}
     for item in items:
-        seen.setdefault(dedup_key(item.description), item)
+        seen.setdefault(dedup_key(item.description, language_code), item)
     return list(seen.values())
 
 
@@ -184,7 +196,7 @@ def select_executions_to_extract(quiet_minutes: int = 10, limit: int = 1000) -> 
     """Ids of executions whose latest produced text is quiet and whose todos were not extracted from it."""
     db = load_profile().database
     with db.session() as session:
-        return queries.executions_due_for_extraction(
+        return extraction.executions_due_for_extraction(
             session, utcnow(), dt.timedelta(minutes=quiet_minutes), limit
         )
 
@@ -215,14 +227,22 @@ def report_markdown(outcomes: list[ExtractionOutcome]) -> str:
     saved = sum(len(o.saved) for o in outcomes)
     skipped = sum(len(o.skipped) for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
+    unsupported = [o for o in outcomes if o.status == "unsupported-language"]
     lines = [
         "# Todo extraction",
         "",
         f"- executions: {len(outcomes)} ({len(failed)} failed, "
-        f"{sum(o.status == 'already-extracted' for o in outcomes)} already extracted)",
+        f"{sum(o.status == 'already-extracted' for o in outcomes)} already extracted, "
+        f"{len(unsupported)} in a language without offline rules)",
         f"- todos saved: {saved}; items skipped: {skipped}; duplicates ignored: {sum(o.duplicates for o in outcomes)}",
         "",
     ]
+    if unsupported:
+        lines += ["## Not extracted: no rules for the language", "",
+                  "Configure a language model in the profile (or add rules), then extract these again with "
+                  "force=True.", "", "| execution | reason |", "|---|---|"]
+        lines += [f"| {o.task_execution_id} | {markdown_cell(o.error or '')} |" for o in unsupported]
+        lines.append("")
     if saved:
         lines += ["## Extracted", "", "| execution | todo id | due | description |", "|---|---|---|---|"]
         lines += [

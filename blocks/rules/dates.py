@@ -114,3 +114,26 @@ def relative(language: str, word: str, idioms: dict[str, int] | None = None) -> 
 
 def today(base: dt.date) -> dt.date:
     return base
+
+
+def add_months(base: dt.date, months: int) -> dt.date:
+    """The same day `months` later, or the month's last day when it is shorter."""
+    year, month = divmod(base.month - 1 + months, 12)
+    year, month = base.year + year, month + 1
+    return dt.date(year, month, min(base.day, calendar.monthrange(year, month)[1]))
+
+
+def counted(numbers: dict[str, int], units: dict[str, str]) -> Resolver:
+    """'dentro de dos semanas' / 'tra 3 giorni': `n` as digits or a word, `unit` by its first letters."""
+
+    def resolve(m: re.Match[str], base: dt.date) -> dt.date | None:
+        word = m["n"].lower()
+        n = int(word) if word.isdigit() else numbers.get(word)
+        unit = next((kind for prefix, kind in units.items() if m["unit"].lower().startswith(prefix)), None)
+        if n is None or unit is None:
+            return None
+        if unit == "month":
+            return add_months(base, n)
+        return base + dt.timedelta(days=n * (7 if unit == "week" else 1))
+
+    return resolve

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,8 @@ class LanguageRules:
     # A line announcing a list of next steps ("Next steps:", "Prochaines étapes :").
     heading: re.Pattern[str]
     dates: tuple[DatePattern, ...]
+    # A last touch on a description in this language (German: no leading article, no "zu" infinitive).
+    tidy: Callable[[str], str] = str.strip
 
 
 def rx(pattern: str) -> re.Pattern[str]:

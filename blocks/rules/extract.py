@@ -44,8 +44,17 @@ def clean_description(action: str, rules: LanguageRules) -> str:
         if stripped == text:
             break
         text = stripped
-    text = text.strip(" \"'“”«»()")
+    text = rules.tidy(strip_unbalanced(text.strip(" \"'“”«»")))
     return text[:1].upper() + text[1:]
+
+
+def strip_unbalanced(text: str) -> str:
+    """Drop a bracket left at either end by the cut, keep a pair: "(Zoom ou Livestorm)" stays whole."""
+    while text.startswith("(") and text.count("(") > text.count(")"):
+        text = text[1:].lstrip()
+    while text.endswith(")") and text.count(")") > text.count("("):
+        text = text[:-1].rstrip()
+    return text
 
 
 @dataclass(frozen=True)
@@ -109,11 +118,16 @@ def extract_from_sentence(
     for index, match in enumerate(matches):
         segment_end = matches[index + 1].start() if index + 1 < len(matches) else len(sentence)
         kind: Kind = match.lastgroup  # type: ignore[assignment]
-        candidate = _candidate(
-            sentence, match.end(), segment_end, previous_end, match.start(), speaker, kind, rules, base
-        )
-        if candidate is not None:
-            candidates.append(candidate)
+        # "Recap: call the bank; send the deck": each part of a list of next steps is one.
+        starts = [match.end()]
+        if kind == "next_step":
+            starts += [i + 1 for i in range(match.end(), segment_end) if sentence[i] == ";"]
+        for start in starts:
+            candidate = _candidate(
+                sentence, start, segment_end, previous_end, match.start(), speaker, kind, rules, base
+            )
+            if candidate is not None:
+                candidates.append(candidate)
         previous_end = segment_end
     return candidates
 
@@ -130,7 +144,7 @@ def find_next_steps(text: str, speaker: Speaker, rules: LanguageRules, base: dt.
             continue
         if not is_bullet:
             under_heading = False
-        sentences = split_sentences(line)
+        sentences = split_sentences(line, rules.code)
         first = sentences[0] if sentences else ""
         if under_heading and not first.endswith("?") and not rules.triggers[speaker].match(first):
             # The whole first sentence of the bullet is the next step.
@@ -142,12 +156,19 @@ def find_next_steps(text: str, speaker: Speaker, rules: LanguageRules, base: dt.
             yield from extract_from_sentence(sentence, speaker, rules, base)
 
 
+def repeats(words: set[str], earlier: set[str]) -> bool:
+    """The same step, or the step again with more said ("call the bank about the loan" after "call the
+    bank"; a recap "finalise the page and record the video" after "finalise the page"): every word of the
+    earlier step (two at least) is in it and makes at least half of it."""
+    return words == earlier or (len(earlier) >= 2 and earlier <= words and 2 * len(earlier) >= len(words))
+
+
 def extract_todos(context: TodoContext, default_due_in_working_days: int = 1) -> list[dict[str, Any]]:
     """The todo items of one execution, each once, in reading order, skipping the known ones."""
     rules = rules_for(context.language_code)
     base = context.local_date
     default_due = add_working_days(base, default_due_in_working_days)
-    seen = {normalize_description(todo) for todo in context.known_todos}
+    seen = [set(normalize_description(todo, rules.code).split()) for todo in context.known_todos]
 
     sources: list[tuple[Speaker, str]] = [(message.sender, message.text) for message in context.messages]
     if context.produced_text:
@@ -156,10 +177,10 @@ def extract_todos(context: TodoContext, default_due_in_working_days: int = 1) ->
     todos: list[dict[str, Any]] = []
     for speaker, text in sources:
         for candidate in find_next_steps(text, speaker, rules, base):
-            key = normalize_description(candidate.description)
-            if not key or key in seen:
+            words = set(normalize_description(candidate.description, rules.code).split())
+            if not words or any(repeats(words, earlier) for earlier in seen):
                 continue
-            seen.add(key)
+            seen.append(words)
             todos.append(
                 {
                     "description": candidate.description,

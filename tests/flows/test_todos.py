@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from blocks.llm import OpenAICompatibleLLM
 from blocks.profile import clear_profile_cache
 from chat_server import FakeChatServer, Recorded, Reply, answer
-from deployments.bootstrap import save_profile
+from deployments.operations.bootstrap import save_profile
 from factories import add_version, make_execution
 from flows.todos import ExtractionFailed, extract_todos, sweep_todo_extraction
 from store.models import TaskExecution, Todo, TodoScheduling
@@ -115,6 +115,39 @@ def test_sweep_extracts_quiet_executions_once(profile) -> None:  # type: ignore[
 def test_unknown_execution_fails_with_its_id(profile) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ExtractionFailed, match="execution 987654"):
         extract_todos(987654)
+
+
+def test_a_language_without_offline_rules_is_reported_not_silently_empty(profile) -> None:  # type: ignore[no-untyped-def]
+    """Portuguese has no offline rules: the outcome, the artifact and the sweep's counts say so."""
+    url = profile.database.url.get_secret_value()
+    now = dt.datetime.now(dt.timezone.utc)
+    conversation = [("user", "Tenho que ligar para o banco amanhã.")]
+    portuguese = make_execution(url, conversation=conversation, language_code="pt",
+                                produced_at=now - dt.timedelta(minutes=30))
+    spanish = make_execution(url, conversation=[("user", "Tengo que llamar al banco mañana.")], language_code="es",
+                             produced_at=now - dt.timedelta(minutes=30))
+    outcomes = {o.task_execution_id: o for o in sweep_todo_extraction(quiet_minutes=10)}
+    assert outcomes[portuguese].status == "unsupported-language"
+    assert outcomes[portuguese].error == "language pt has no offline rules"
+    assert outcomes[spanish].status == "extracted"
+    assert [t.description for t in outcomes[spanish].saved] == ["Llamar al banco"]
+    report = _artifact("todos-sweep")
+    assert "1 in a language without offline rules" in report
+    assert f"| {portuguese} | language pt has no offline rules |" in report
+    assert sweep_todo_extraction(quiet_minutes=10) == []  # marked, so the sweep does not pick it up every time
+
+
+def test_a_known_todo_reworded_is_not_saved_again(profile) -> None:  # type: ignore[no-untyped-def]
+    url = profile.database.url.get_secret_value()
+    first = make_execution(url, conversation=[("user", "Je vais relancer l'imprimeur demain.")], language_code="fr")
+    extract_todos(first)
+    with profile.database.session() as session:
+        user_id = session.get(TaskExecution, first).user_id
+    second = make_execution(url, conversation=[("assistant", "Rappel : relance l'imprimeur demain.")],
+                            language_code="fr", previous_execution_id=first, user_id=user_id)
+    outcome = extract_todos(second)
+    assert outcome.saved == [] and outcome.duplicates == 0  # the extractor itself skipped the known step
+    assert [d for d, _, _ in _todos(profile)] == ["Relancer l'imprimeur"]
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from blocks.rules.dates import (
     DatePattern,
     Resolver,
@@ -15,6 +17,17 @@ from blocks.rules.dates import (
     with_dateparser,
 )
 from blocks.rules.engine import LanguageRules, alternation, rx, trigger_regex
+
+
+ARTICLE = re.compile(r"^(?:der|die|das|den|dem|des|ein|eine|einen)\s+", re.IGNORECASE)
+# "die Hotelzimmer zu reservieren" -> "Hotelzimmer reservieren"; "den Link einzufügen" -> "Link einfügen".
+ZU_INFINITIVE = re.compile(r"\bzu\s+(\w+)$|\b(ab|an|auf|aus|bei|ein|fest|frei|her|hin|mit|nach|vor|weg|zurück)zu(\w{3,}en)$")
+
+
+def tidy(description: str) -> str:
+    """A todo as a German note reads: no leading article, a plain infinitive at the end."""
+    text = ARTICLE.sub("", description.strip())
+    return ZU_INFINITIVE.sub(lambda m: m[1] or f"{m[2]}{m[3]}", text)
 
 
 def build() -> LanguageRules:
@@ -37,6 +50,7 @@ def build() -> LanguageRules:
 
     return LanguageRules(
         code="de",
+        tidy=tidy,
         triggers={
             "user": trigger_regex(
                 next_step=[
@@ -45,7 +59,10 @@ def build() -> LanguageRules:
                     r"erinnere mich(?: daran)?,?",
                     r"ich darf nicht vergessen,?",
                 ],
-                commitment=[r"ich werde", r"ich muss", r"ich sollte", r"ich will"],
+                commitment=[
+                    r"ich (?:werde|muss|sollte|will)(?: (?:auch|außerdem|dann))?",
+                    r"(?:außerdem|dann|danach|zuerst|heute|morgen) (?:muss|werde|sollte) ich",
+                ],
             ),
             "assistant": trigger_regex(
                 next_step=[
@@ -55,18 +72,21 @@ def build() -> LanguageRules:
                     r"denken sie daran,?",
                     r"denk daran,?",
                     r"erinnerung\s*:",
+                    r"(?:zusammenfassung|zusammengefasst|kurz gesagt)\s*:",
                 ],
-                commitment=[r"sie müssen", r"du musst"],
+                commitment=[r"sie müssen(?: (?:auch|außerdem|noch))?", r"du musst(?: (?:auch|außerdem|noch))?"],
                 suggestion=[r"sie sollten", r"du solltest"],
             ),
         },
-        leading_noise=rx(r"^(?:(?:und|auch|dann|zuerst|noch|bitte|also)\b[,:]?\s*|ich (?:werde|muss)\s+)"),
+        leading_noise=rx(
+            r"^(?:(?:und|auch|dann|zuerst|noch|bitte|also|außerdem)\b[,:]?\s*|ich (?:werde|muss)\s+)"
+        ),
         first_person=rx(r"^(?:ich\b|wir\b|lassen sie mich\b)"),
         clause_end=rx(r"\s*(?:;|\s[—–-]\s|,?\s+(?:aber|weil|da|damit|sodass)\b)"),
         trailing_noise=rx(r"(?:[\s,;:.!?…]+|\s+(?:und|oder|dann|spätestens))+$"),
         vague=rx(r"^(?:sie|es|mal sehen|sehen)\b"),
         heading=rx(
-            r"^(?:ihre |deine |meine |die )?(?:nächsten schritte|to-?dos?|aufgaben)"
+            r"^(?:ihre |deine |meine |die )?(?:nächsten? schritte|to-?dos?|aufgaben)"
             r"(?: für (?:sie|dich|mich))?\s*:?$"
         ),
         dates=(

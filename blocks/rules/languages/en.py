@@ -83,6 +83,7 @@ def build() -> LanguageRules:
                     r"your next steps? (?:is to|is|are)\s*:?",
                     r"(?:your |the )?next steps?\s*[:\-–]",
                     r"(?:as a )?reminder\s*:",
+                    r"(?:to recap|recap|in summary|summary)\s*:",
                     r"to-?do(?: for you)?\s*:",
                     not_after_i + r"(?:please )?remember to",
                     not_after_i + r"(?:please )?(?:don't|do not) forget to",
@@ -114,7 +115,7 @@ def build() -> LanguageRules:
         vague=rx(
             r"^(?:be|you|it|do (?:it|that|this)|think about it|see (?:if|what|how|whether)"
             r"|let you know|keep you (?:posted|updated)|get back to you"
-            r"|(?:need|want|ask|let) you|would like you)\b"
+            r"|(?:need|want|ask|let) you|would like you|\w+ (?:it|that|this|them)\W*$)\b"
         ),
         heading=rx(
             r"^(?:your |my |the )?(?:next steps?|action items?|to-?dos?|to-?do list)"

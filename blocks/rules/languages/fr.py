@@ -67,9 +67,10 @@ def build() -> LanguageRules:
                 next_step=[
                     r"(?:votre |ta |la )?prochaine étape(?: pour vous| pour toi)?" + next_step,
                     r"rappel\s*:",
+                    r"(?:récapitulatif|récap|en résumé|pour résumer|résumé)\s*:",
                     r"à faire(?: pour vous)?\s*:",
-                    not_after_je + r"n'oubli(?:ez|e) pas (?:de|d')",
-                    not_after_je + r"pens(?:ez|e) (?:bien )?à",
+                    not_after_je + r"n'oubli(?:ez|e) pas (?:(?:non plus|aussi) )?(?:de|d')",
+                    not_after_je + r"pens(?:ez|e) (?:(?:bien|aussi|également|donc|surtout) )?à",
                     not_after_je + r"veill(?:ez|e) à",
                     r"assurez-vous (?:de|d')",
                     r"assure-toi (?:de|d')",
@@ -94,7 +95,7 @@ def build() -> LanguageRules:
         ),
         first_person=rx(r"^(?:je\b|j'|nous\b|on\b|laissez-moi\b)"),
         clause_end=rx(
-            r"\s*(?:;|\s[—–-]\s|,?\s+(?:mais|parce que|parce qu'|car|puisque|pour que|afin que|ce qui)\b)"
+            r"\s*(?:;|\s[—–-]\s|,\s+c'est\b|,?\s+(?:mais|parce que|parce qu'|car|puisque|pour que|afin que|ce qui)\b)"
         ),
         trailing_noise=rx(r"(?:[\s,;:.!?…]+|\s+(?:et|ou|puis|au plus tard))+$"),
         vague=rx(r"^(?:bien|mieux|voir|y réfléchir|être|vous|tu|te|dire|avouer|essayer)\b"),

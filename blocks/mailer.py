@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.header import decode_header, make_header
 from email.message import Message
-from email.utils import make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,11 +48,14 @@ class Mailer(Block):
         return None
 
     def _prepare(self, message: Message) -> str:
-        """Fill From and Message-ID when absent; return the Message-ID."""
+        """Fill From, Date and Message-ID when absent (every mail carries all three); return the Message-ID."""
         if "From" not in message:
             message["From"] = self.from_address
+        if "Date" not in message:
+            message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
         if "Message-ID" not in message:
-            message["Message-ID"] = make_msgid(domain="nightshift.local")
+            domain = parseaddr(str(message["From"]))[1].rpartition("@")[2] or "nightshift.local"
+            message["Message-ID"] = make_msgid(domain=domain)
         return str(message["Message-ID"])
 
 
@@ -260,13 +264,13 @@ class SendGridMailer(Mailer):
 
 
 def sendgrid_payload(message: Message) -> dict[str, Any]:
-    """The v3 mail/send JSON of a message: addresses, subject, text and HTML parts, Message-ID header."""
+    """The v3 mail/send JSON of a message: addresses, subject, text and HTML parts, Message-ID and Date."""
     payload: dict[str, Any] = {
         "personalizations": [{"to": [_address(str(a)) for a in message.get_all("To", [])]}],
         "from": _address(str(message["From"])),
         "subject": _decoded(message["Subject"]),
         "content": [],
-        "headers": {"Message-ID": str(message["Message-ID"])},
+        "headers": {name: str(message[name]) for name in ("Message-ID", "Date") if message[name]},
     }
     parts: dict[str, str] = {}
     for part in message.walk():

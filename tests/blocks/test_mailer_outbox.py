@@ -19,7 +19,8 @@ def test_outbox_writes_one_eml_per_message(tmp_path) -> None:  # type: ignore[no
     [path] = list((tmp_path / "outbox").iterdir())
     assert path.suffix == ".eml"
     parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    assert parsed["Message-ID"] == message_id
+    assert parsed["Message-ID"] == message_id and message_id.endswith("@example.com>")  # the sender's domain
+    assert parsed["Date"].datetime.tzinfo is not None  # every mail is dated (a PDF notice had no Date)
     assert parsed["From"] == "nightshift <bot@example.com>"
     assert parsed["Subject"] == "Vos tâches du jour"
     assert "Appeler la banque" in parsed.get_body(preferencelist=("plain",)).get_content()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 
 import pytest
 from mail_servers import FakeSendGrid, SendGridReply, sendgrid_server
@@ -39,6 +40,16 @@ def test_202_sends_the_v3_payload(sendgrid_server: FakeSendGrid) -> None:
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     assert body["content"][0]["value"].strip() == "Bonjour Ada"
     assert body["headers"]["Message-ID"] == message_id == "<todo-daily-email.1.2026-11-23.abc@example.com>"
+    assert parsedate_to_datetime(body["headers"]["Date"]).tzinfo is not None  # dated, like every mail
+
+
+def test_a_message_without_date_or_message_id_gets_both(sendgrid_server: FakeSendGrid) -> None:
+    message = _message()
+    del message["Message-ID"]
+    message_id = _mailer(sendgrid_server).send(message)
+    headers = sendgrid_server.requests[0].body["headers"]
+    assert headers["Message-ID"] == message_id and message_id.endswith("@example.com>")
+    assert parsedate_to_datetime(headers["Date"]).tzinfo is not None
 
 
 def test_400_with_an_error_body_is_a_clear_rejection(sendgrid_server: FakeSendGrid) -> None:

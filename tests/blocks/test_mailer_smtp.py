@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ def test_starttls_and_auth_send_a_batch_over_one_connection(tmp_path: Path) -> N
     assert all(r.tls and r.login == "mailer" for r in server.received)
     assert server.recorder.logins == ["mailer"]  # one login: the connection was reused
     assert [str(r.message["Message-ID"]) for r in server.received] == [first, second]
+    assert all(parsedate_to_datetime(str(r.message["Date"])).tzinfo is not None for r in server.received)
     assert server.received[0].message["Subject"] == "Tâches du lundi"
     assert plain_part(server.received[0].message).strip() == "Body of Tâches du lundi"
 

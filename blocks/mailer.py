@@ -52,7 +52,7 @@ class Mailer(Block):
         if "From" not in message:
             message["From"] = self.from_address
         if "Date" not in message:
-            message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+            message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
         if "Message-ID" not in message:
             domain = parseaddr(str(message["From"]))[1].rpartition("@")[2] or "nightshift.local"
             message["Message-ID"] = make_msgid(domain=domain)
@@ -188,7 +188,8 @@ class _SmtpConnection:
     def send(self, message: Message) -> str:
         message_id = self.mailer._prepare(message)
         self._ensure_open()
-        assert self.smtp is not None
+        if self.smtp is None:
+            raise RuntimeError(f"{message_id}: no SMTP connection after opening one")
         try:
             self.smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -276,7 +277,8 @@ def sendgrid_payload(message: Message) -> dict[str, Any]:
     for part in message.walk():
         kind = part.get_content_type()
         if kind in ("text/plain", "text/html") and kind not in parts and part.get_content_disposition() is None:
-            raw = part.get_payload(decode=True) or b""
+            data = part.get_payload(decode=True)
+            raw = data if isinstance(data, bytes) else b""
             parts[kind] = raw.decode(part.get_content_charset() or "utf-8", "replace")
     # SendGrid wants text/plain first.
     payload["content"] = [{"type": kind, "value": parts[kind]} for kind in ("text/plain", "text/html") if kind in parts]

@@ -48,13 +48,13 @@ def sweep_instant(now: dt.datetime | None = None) -> dt.datetime:
     """The instant a sweep reasons about: `now` if given, else the run's scheduled start (a late or
     retried run still sees the hour it was scheduled for), else the clock."""
     if now is not None:
-        return now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
+        return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     from prefect.runtime import flow_run
 
     scheduled = flow_run.scheduled_start_time if flow_run.get_id() else None
     if scheduled is None:
         return utcnow()
-    return dt.datetime.fromtimestamp(scheduled.timestamp(), tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(scheduled.timestamp(), tz=dt.UTC)
 
 
 def validate_proposal(raw: Any, local_date: dt.date) -> tuple[dt.date | None, str | None, str | None]:

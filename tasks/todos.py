@@ -9,6 +9,7 @@ from typing import Any, Literal
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, ValidationError, field_validator
+
 from blocks.llm import LLM, ChatMessage, TodoContext, UnsupportedLanguage
 from blocks.profile import load_profile
 from blocks.rules.text import normalize_description
@@ -117,7 +118,8 @@ def todo_context(execution: executions.ExecutionForExtraction, known: list[str],
         task_name=execution.task_name,
         task_definition=execution.task_definition,
         execution_title=execution.title,
-        messages=[ChatMessage(sender=m.sender, text=m.text, sent_at=m.sent_at) for m in execution.messages],
+        messages=[ChatMessage.model_validate({"sender": m.sender, "text": m.text, "sent_at": m.sent_at})
+                  for m in execution.messages],
         produced_text=execution.produced_text,
         known_todos=known,
     )
@@ -156,7 +158,7 @@ def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> Extra
         # The claim and the rows commit together: a crash in between leaves neither.
         if not extraction.claim_extraction(session, task_execution_id, version_id, now) and not force:
             return ExtractionOutcome(task_execution_id=task_execution_id, status="already-extracted", version_id=version_id)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "task_execution_id": task_execution_id,
                 "user_id": execution.user_id,
@@ -216,7 +218,7 @@ def extract_todos_for_executions(task_execution_ids: list[int], force: bool = Fa
     for task_execution_id in task_execution_ids:
         try:
             outcomes.append(extract_one(profile.database, profile.llm, task_execution_id, force))
-        except Exception as exc:  # noqa: BLE001 — recorded in the outcome and the report, and fails the run
+        except Exception as exc:  # recorded in the outcome and the report, and fails the run
             run_logger().error("execution %s: todo extraction failed: %s", task_execution_id, exc)
             outcomes.append(ExtractionOutcome(task_execution_id=task_execution_id, status="failed", error=str(exc)))
     return outcomes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -93,8 +94,9 @@ class _ChatHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def chat_server() -> Iterator[FakeChatServer]:
+@contextmanager
+def serving() -> Iterator[FakeChatServer]:
+    """A chat-completions server on a loopback port for the duration of the block."""
     srv = FakeChatServer()
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -105,5 +107,11 @@ def chat_server() -> Iterator[FakeChatServer]:
         srv.shutdown()
         srv.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def chat_server() -> Iterator[FakeChatServer]:
+    with serving() as srv:
+        yield srv
 
 

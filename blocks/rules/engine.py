@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from blocks.rules.dates import DatePattern
+from blocks.rules.dates import DatePattern, Resolver
 
 Speaker = Literal["user", "assistant"]
 # "next_step": stated as a next step or reminder; "commitment": the user commits, or is told they must;
@@ -36,6 +36,12 @@ class LanguageRules:
     dates: tuple[DatePattern, ...]
     # A last touch on a description in this language (German: no leading article, no "zu" infinitive).
     tidy: Callable[[str], str] = str.strip
+
+
+def date_rule(tail: str) -> Callable[[str, Resolver], DatePattern]:
+    """A maker of date patterns for one language: a phrase that starts a word, then the language's `tail`
+    ("morning", "at the latest", ...), resolved by `resolve`."""
+    return lambda pattern, resolve: DatePattern(rx(r"(?<!\w)" + pattern + tail), resolve)
 
 
 def rx(pattern: str) -> re.Pattern[str]:

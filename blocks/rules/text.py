@@ -32,7 +32,7 @@ ABBREVIATIONS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sentencizer(language: str) -> Any:
     """A blank spaCy pipeline with the rule-based sentencizer: its tokenizer knows each language's ordinals
     ("am 15. Januar") and common abbreviations; no model, nothing downloaded."""
@@ -40,9 +40,10 @@ def _sentencizer(language: str) -> Any:
     from spacy.symbols import ORTH
 
     nlp = spacy.blank(language)
+    tokenizer: Any = nlp.tokenizer
     for abbreviation in ABBREVIATIONS.get(language, []):
         for form in {abbreviation, abbreviation.capitalize()}:
-            nlp.tokenizer.add_special_case(form, [{ORTH: form}])
+            tokenizer.add_special_case(form, [{ORTH: form}])
     nlp.add_pipe("sentencizer")
     return nlp
 

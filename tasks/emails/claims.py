@@ -141,7 +141,8 @@ def _record_failure(db: Any, mailer: Mailer, key: str, base: dict[str, Any], exc
                     outcome: DailyEmailOutcome) -> None:
     """A refusal may be sent again by a later run; an unclear failure only if the mailer saw nothing."""
     delivered = False if isinstance(exc, MailRejected) else mailer.delivered(base["message_id"])
-    status = {True: "sent", False: "failed", None: "unknown"}[delivered]
+    statuses: dict[bool | None, Status] = {True: "sent", False: "failed", None: "unknown"}
+    status = statuses[delivered]
     _record(db, key, {**base, "status": status, "error": str(exc)[:500]})
     outcome.status = "sent" if delivered else status
     outcome.error = None if delivered else str(exc)

@@ -19,7 +19,7 @@ import nh3
 from pydantic import BaseModel
 
 from blocks.llm import LLM, DailyEmailContext, EmailTodo
-from blocks.rules.mail_writer import format_local_day
+from blocks.rules.mail_writer import format_local_day, labels_for
 from store.scheduling import EmailTodoRow, email_todos
 from store.users import UserRow
 from tasks.runtime import run_logger
@@ -34,19 +34,6 @@ class RenderedEmail(BaseModel):
     text: str
     html: str
 
-
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "today": "Today", "rescheduled": "Moved since yesterday", "from_task": "from",
-        "moved_from": "moved from", "nothing_today": "Nothing is due today.",
-        "footer": "You receive this email because daily todo emails are on in your settings.",
-    },
-    "fr": {
-        "today": "Aujourd'hui", "rescheduled": "Reportées depuis hier", "from_task": "issue de",
-        "moved_from": "reportée du", "nothing_today": "Rien n'est prévu aujourd'hui.",
-        "footer": "Vous recevez ce message car les e-mails quotidiens de tâches sont activés dans vos réglages.",
-    },
-}
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
@@ -73,12 +60,29 @@ def one_line(untrusted: Any, limit: int = SUBJECT_MAX_CHARS) -> str:
     return " ".join(plain_text(untrusted, limit * 4).split())[:limit]
 
 
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def without_repeats(body: str, labels: dict[str, str]) -> str:
+    """The writer's text without a sentence the mail itself says (a model, or an older template, may write
+    "Nothing is due today." above the list that says it) nor a paragraph said twice."""
+    fixed = {" ".join(label.casefold().split()) for label in labels.values()}
+    paragraphs: list[str] = []
+    for paragraph in body.split("\n\n"):
+        sentences = _SENTENCE.split(paragraph.strip())
+        remaining = [s for s in sentences if " ".join(s.casefold().split()) not in fixed]
+        kept = paragraph.strip() if len(remaining) == len(sentences) else " ".join(remaining).strip()
+        if kept and kept not in paragraphs:
+            paragraphs.append(kept)
+    return "\n\n".join(paragraphs)
+
+
 def render_email(context: DailyEmailContext, written: dict[str, Any]) -> RenderedEmail:
     """The HTML and plain-text parts from the writer's subject and body and the todo lists."""
     language = (context.language_code or "en").strip().lower()[:2]
-    labels = LABELS.get(language, LABELS["en"])
+    labels = labels_for(language)
     subject = one_line(written.get("subject"))
-    body = plain_text(written.get("body"))
+    body = without_repeats(plain_text(written.get("body")), labels)
     def day(value: dt.date | None) -> str:
         return format_local_day(value, language) if value else ""
 
@@ -116,7 +120,8 @@ def build_message(user: UserRow, rendered: RenderedEmail, message_id: str, key: 
     """A multipart/alternative message (text, then HTML); the compat32 MIME classes build it ~2x faster."""
     message = MIMEMultipart("alternative")
     message["To"] = formataddr((one_line(user.name), user.email), charset="utf-8")
-    message["Subject"] = rendered.subject if rendered.subject.isascii() else Header(rendered.subject, "utf-8")
+    subject: Any = rendered.subject if rendered.subject.isascii() else Header(rendered.subject, "utf-8")
+    message["Subject"] = subject  # a Header folds and encodes a non-ASCII subject
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
@@ -136,7 +141,7 @@ def email_contexts(
         zone = user_zone(user.timezone, user.id, logger)
         local_date = now.astimezone(zone).date()
         yesterday_start = dt.datetime.combine(local_date - dt.timedelta(days=1), dt.time(), tzinfo=zone)
-        groups[(local_date, yesterday_start.astimezone(dt.timezone.utc))].append(user)
+        groups[(local_date, yesterday_start.astimezone(dt.UTC))].append(user)
     contexts = {}
     for (local_date, since), members in groups.items():
         rows: dict[int, list[EmailTodoRow]] = defaultdict(list)

@@ -7,14 +7,14 @@ import json
 import threading
 
 import pytest
+from chat_server import FakeChatServer, Recorded, Reply, answer
+from factories import add_version, make_execution
 from prefect.artifacts import Artifact
 from sqlalchemy import func, select
 
 from blocks.llm import OpenAICompatibleLLM
 from blocks.profile import clear_profile_cache
-from chat_server import FakeChatServer, Recorded, Reply, answer
 from deployments.operations.bootstrap import save_profile
-from factories import add_version, make_execution
 from flows.todos import ExtractionFailed, extract_todos, sweep_todo_extraction
 from store.models import TaskExecution, Todo, TodoScheduling
 from tasks.todos import extract_one
@@ -46,8 +46,8 @@ def test_extract_todos_saves_the_next_steps_with_dates_and_run_id(profile) -> No
     descriptions = [d for d, _, _ in todos]
     assert any(d.startswith("Publish the job ad on LinkedIn") for d in descriptions), descriptions
     assert any(d.startswith("Call three candidates") for d in descriptions), descriptions
-    today = dt.datetime.now(dt.timezone.utc).date()
-    for description, due, run_id in todos:
+    today = dt.datetime.now(dt.UTC).date()
+    for _description, due, run_id in todos:
         assert due >= today - dt.timedelta(days=1)
         assert run_id == str(state.state_details.flow_run_id)
     by_description = {d: due for d, due, _ in todos}
@@ -100,7 +100,7 @@ def test_concurrent_extractions_of_one_execution_do_not_duplicate(profile) -> No
 
 def test_sweep_extracts_quiet_executions_once(profile) -> None:  # type: ignore[no-untyped-def]
     url = profile.database.url.get_secret_value()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     quiet = [make_execution(url, produced_at=now - dt.timedelta(minutes=m)) for m in (15, 40, 90)]
     recent = make_execution(url, produced_at=now - dt.timedelta(minutes=3))
     outcomes = sweep_todo_extraction(quiet_minutes=10, chunk_size=2)
@@ -120,7 +120,7 @@ def test_unknown_execution_fails_with_its_id(profile) -> None:  # type: ignore[n
 def test_a_language_without_offline_rules_is_reported_not_silently_empty(profile) -> None:  # type: ignore[no-untyped-def]
     """Portuguese has no offline rules: the outcome, the artifact and the sweep's counts say so."""
     url = profile.database.url.get_secret_value()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     conversation = [("user", "Tenho que ligar para o banco amanhã.")]
     portuguese = make_execution(url, conversation=conversation, language_code="pt",
                                 produced_at=now - dt.timedelta(minutes=30))

@@ -11,6 +11,9 @@ from todo_rows import events, make_user
 
 from blocks.llm import DailyEmailContext, EmailTodo
 from blocks.mailer import OutboxMailer, SmtpMailer
+from blocks.offline import OfflineLLM
+from blocks.rules.languages import LANGUAGES
+from blocks.rules.mail_writer import format_local_day, labels_for
 from store.db import session_scope
 from tasks.emails.claims import claim, dedup_key, stable_message_id
 from tasks.emails.compose import one_line, plain_text, render_email
@@ -56,6 +59,31 @@ def test_english_labels_and_an_empty_day() -> None:
     context = _context("en").model_copy(update={"today": [], "rescheduled": []})
     rendered = render_email(context, {"subject": "Your todos", "body": "Good morning Ada"})
     assert "Nothing is due today." in rendered.text and "<h2" in rendered.html and "Moved since" not in rendered.text
+
+
+@pytest.mark.parametrize("writer_body", [None, "Good morning Ada,\n\nNothing is due today.\n\nHave a good day!"])
+def test_an_empty_day_says_so_once(writer_body: str | None) -> None:
+    """The offline writer, or a model, writing "Nothing is due today." above the list that says it: once."""
+    context = _context("en").model_copy(update={"today": [], "rescheduled": []})
+    written = OfflineLLM().write_daily_email(context) if writer_body is None else {"subject": "Todos", "body": writer_body}
+    rendered = render_email(context, written)
+    assert rendered.text.count("Nothing is due today.") == 1
+    assert rendered.html.count("Nothing is due today.") == 1
+    lines = [line for line in rendered.text.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), rendered.text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_of_the_extractor_has_its_mail(language: str) -> None:
+    """Subject, greeting, labels and dates in each language the offline extractor has rules for."""
+    context = _context(language)
+    rendered = render_email(context, OfflineLLM().write_daily_email(context))
+    labels = labels_for(language)
+    assert labels["today"] in rendered.text and labels["rescheduled"] in rendered.text
+    assert format_local_day(MONDAY, language) in rendered.subject
+    if language != "en":
+        assert labels["today"] != labels_for("en")["today"]
+        assert "Good morning" not in rendered.text
 
 
 def test_message_id_is_stable_per_user_and_local_day() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 
 from blocks.rules.dates import (
-    DatePattern,
-    Resolver,
     day_of_month,
     end_of_month,
     end_of_week,
@@ -16,8 +14,7 @@ from blocks.rules.dates import (
     weekday_resolver,
     with_dateparser,
 )
-from blocks.rules.engine import LanguageRules, alternation, rx, trigger_regex
-
+from blocks.rules.engine import LanguageRules, alternation, date_rule, rx, trigger_regex
 
 ARTICLE = re.compile(r"^(?:der|die|das|den|dem|des|ein|eine|einen)\s+", re.IGNORECASE)
 # "die Hotelzimmer zu reservieren" -> "Hotelzimmer reservieren"; "den Link einzufügen" -> "Link einfügen".
@@ -45,8 +42,7 @@ def build() -> LanguageRules:
     number = r"(?:\d+|einem|einer|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn)"
     tail = r"(?:\s+(?:vormittag|nachmittag|abend|um\s+\d{1,2}(?::\d{2})?\s*uhr))?(?:,?\s+spätestens)?"
 
-    def date(pattern: str, resolve: Resolver) -> DatePattern:
-        return DatePattern(rx(r"(?<!\w)" + pattern + tail), resolve)
+    date = date_rule(tail)
 
     return LanguageRules(
         code="de",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from blocks.rules.dates import (
-    DatePattern,
-    Resolver,
     day_of_month,
     end_of_month,
     end_of_week,
@@ -14,7 +12,7 @@ from blocks.rules.dates import (
     weekday_resolver,
     with_dateparser,
 )
-from blocks.rules.engine import LanguageRules, alternation, rx, trigger_regex
+from blocks.rules.engine import LanguageRules, alternation, date_rule, rx, trigger_regex
 
 
 def build() -> LanguageRules:
@@ -47,8 +45,7 @@ def build() -> LanguageRules:
     # The assistant saying "I'll remember to ..." or "we'll make sure to ..." speaks of itself.
     not_after_i = r"(?<!I )(?<!I'll )(?<!I will )(?<!we )(?<!we'll )(?<!we will )"
 
-    def date(pattern: str, resolve: Resolver) -> DatePattern:
-        return DatePattern(rx(r"(?<!\w)" + pattern + tail), resolve)
+    date = date_rule(tail)
 
     # "I also need to…", "I'll still have to…": an adverb between subject and verb is still a commitment.
     adverb = r"(?:(?:also|still|really|just|first|then|definitely|probably|absolutely) )?"
@@ -128,7 +125,11 @@ def build() -> LanguageRules:
             ),
             date(rf"{opt}(?:the\s+)?end of (?:the |this )?(?:working |work )?week\b", fixed(end_of_week)),
             date(rf"{opt}(?:the\s+)?end of (?:the |this )?month\b", fixed(end_of_month)),
-            date(rf"{opt}(?:today|tonight|(?:the\s+)?end of (?:the |to)?day|eod)\b", fixed(today)),
+            date(
+                rf"{opt}(?:today|tonight|this (?:morning|afternoon|evening)|later today"
+                r"|(?:the\s+)?end of (?:the |to)?day|eod)\b",
+                fixed(today),
+            ),
             date(
                 rf"{opt}(?P<core>(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{months}(?:,?\s+\d{{4}})?"
                 rf"|{months}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?|\d{{4}}-\d{{2}}-\d{{2}})",

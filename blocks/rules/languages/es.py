@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from blocks.rules.dates import (
-    DatePattern,
-    Resolver,
     counted,
     day_of_month,
     end_of_month,
@@ -14,7 +12,7 @@ from blocks.rules.dates import (
     weekday_resolver,
     with_dateparser,
 )
-from blocks.rules.engine import LanguageRules, alternation, rx, trigger_regex
+from blocks.rules.engine import LanguageRules, alternation, date_rule, rx, trigger_regex
 
 NUMBERS = {"un": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
            "nueve": 9, "diez": 10, "quince": 15}
@@ -35,8 +33,7 @@ def build() -> LanguageRules:
     next_step = r"\s*(?::|-|–|,?\s*es\s*:?)"
     adverb = r"(?:(?:también|además|primero|luego|ya) )?"
 
-    def date(pattern: str, resolve: Resolver) -> DatePattern:
-        return DatePattern(rx(r"(?<!\w)" + pattern + tail), resolve)
+    date = date_rule(tail)
 
     return LanguageRules(
         code="es",

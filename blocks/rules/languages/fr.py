@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from blocks.rules.dates import (
-    DatePattern,
-    Resolver,
     day_of_month,
     end_of_month,
     end_of_week,
@@ -14,7 +12,7 @@ from blocks.rules.dates import (
     weekday_resolver,
     with_dateparser,
 )
-from blocks.rules.engine import LanguageRules, alternation, rx, trigger_regex
+from blocks.rules.engine import LanguageRules, alternation, date_rule, rx, trigger_regex
 
 
 def build() -> LanguageRules:
@@ -36,8 +34,7 @@ def build() -> LanguageRules:
     # The assistant saying "je pense à une structure ..." or "je n'oublie pas de ..." speaks of itself.
     not_after_je = r"(?<!je )(?<!j'y )(?<!on )(?<!nous )"
 
-    def date(pattern: str, resolve: Resolver) -> DatePattern:
-        return DatePattern(rx(r"(?<!\w)" + pattern + tail), resolve)
+    date = date_rule(tail)
 
     return LanguageRules(
         code="fr",

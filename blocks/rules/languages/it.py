@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from blocks.rules.dates import (
-    DatePattern,
-    Resolver,
     counted,
     day_of_month,
     end_of_month,
@@ -14,7 +12,7 @@ from blocks.rules.dates import (
     weekday_resolver,
     with_dateparser,
 )
-from blocks.rules.engine import LanguageRules, alternation, rx, trigger_regex
+from blocks.rules.engine import LanguageRules, alternation, date_rule, rx, trigger_regex
 
 NUMBERS = {"un": 1, "uno": 1, "una": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6, "sette": 7,
            "otto": 8, "nove": 9, "dieci": 10, "quindici": 15}
@@ -35,8 +33,7 @@ def build() -> LanguageRules:
     next_step = r"\s*(?::|-|–|,?\s*è\s*:?)"
     adverb = r"(?:(?:anche|poi|prima|inoltre|ancora) )?"
 
-    def date(pattern: str, resolve: Resolver) -> DatePattern:
-        return DatePattern(rx(r"(?<!\w)" + pattern + tail), resolve)
+    date = date_rule(tail)
 
     return LanguageRules(
         code="it",

@@ -1,0 +1,40 @@
+"""The owner's mail about a document: plain words and what to do, never the technical error."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.emails.notices import ON_OUR_SIDE, document_notice, plain_failure
+
+# Errors as tasks/pdf words them for the operators (source id, exception class, settings names).
+TECHNICAL = [
+    ("source 7: the PDF is encrypted (password-protected); upload an unprotected copy", "password"),
+    ("source 7: the PDF is corrupt near page 1-16 (PSEOF: Unexpected EOF); re-export or repair it", "export it again"),
+    ("source 7: the file is empty; upload the PDF again", "Upload it again"),
+    ("source 7: not a PDF (no %PDF- header); upload a PDF file", "save the document as a PDF"),
+    ("source 7: the PDF has 2,400 pages, over the limit of 2,000 (NIGHTSHIFT_PDF_MAX_PAGES); split it", "Split it"),
+    ("source 7: pages 1-16 took longer than 120 s (NIGHTSHIFT_PDF_PARTITION_SECONDS)", "Split it"),
+    ("source 7: no text found in the PDF (scanned images need strategy='hi_res' with OCR)", "text recognition"),
+    ("OperationalError: (psycopg.OperationalError) connection to server at 127.0.0.1 failed", "nothing you need to do"),
+    (None, "nothing you need to do"),
+]
+
+
+@pytest.mark.parametrize(("error", "advice"), TECHNICAL)
+def test_a_failure_is_told_in_plain_words_with_what_to_do(error: str | None, advice: str) -> None:
+    message = document_notice("Ada Martin", "ada@example.com", "deck.pdf", ingested=False, error=error)
+    body = message.get_content()
+    assert message["Subject"] == "deck.pdf could not be added"
+    assert advice in body
+    for technical in ("source 7", "NIGHTSHIFT_", "Error", "psycopg", "PSEOF", "hi_res", "%PDF"):
+        assert technical not in body, body
+
+
+def test_an_unknown_failure_says_nothing_is_lost() -> None:
+    assert plain_failure("KeyError: 'chunks'") == ON_OUR_SIDE
+
+
+def test_a_ready_document_says_how_much_can_be_searched() -> None:
+    message = document_notice("Ada Martin", "ada@example.com", "deck.pdf", ingested=True, pages=12, chunks=40)
+    assert message["Subject"] == "deck.pdf is ready to search"
+    assert "(12 pages)" in message.get_content() and "40 passages" in message.get_content()

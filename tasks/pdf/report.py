@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from email.message import EmailMessage
-from email.utils import formataddr
 from typing import TYPE_CHECKING
 
+from tasks.emails.notices import document_notice
 from tasks.runtime import utcnow
 
 if TYPE_CHECKING:
@@ -14,18 +14,9 @@ if TYPE_CHECKING:
 
 
 def outcome_message(job: SourceJob, outcome: PdfOutcome) -> EmailMessage:
-    message = EmailMessage()
-    message["To"] = formataddr((job.owner_name, job.owner_email))
-    message["Auto-Submitted"] = "auto-generated"
-    if outcome.status == "ingested":
-        message["Subject"] = f"{job.filename} is ready to search"
-        body = (f"Hello {job.owner_name},\n\n{job.filename} ({outcome.pages} pages) is now in your knowledge "
-                f"base: {outcome.chunks} passages can be searched.\n")
-    else:
-        message["Subject"] = f"{job.filename} could not be added"
-        body = f"Hello {job.owner_name},\n\n{job.filename} could not be added to your knowledge base:\n{outcome.error}\n"
-    message.set_content(body)
-    return message
+    """The owner's mail: plain words and what to do (the technical error goes to the operators)."""
+    return document_notice(job.owner_name, job.owner_email, job.filename, ingested=outcome.status == "ingested",
+                           pages=outcome.pages, chunks=outcome.chunks, error=outcome.error)
 
 
 def report_markdown(outcome: PdfOutcome, seconds: float) -> str:

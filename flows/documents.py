@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from prefect import flow
-from prefect.futures import wait
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
@@ -19,6 +19,7 @@ from tasks.documents.drafts import (
 )
 from tasks.documents.report import publish_documents_report, report_markdown
 from tasks.documents.save import STORE_BATCH_DOCUMENTS, DocumentResult, fail_documents, store_documents
+from tasks.fanout import fan_out, raise_for_failures
 
 
 class IngestionFailed(RuntimeError):
@@ -73,23 +74,17 @@ def update_document(document_id: int, text: str | None = None) -> DocumentResult
 
 def _store_in_batches(drafts: list[DocumentDraft]) -> list[DocumentResult]:
     """Embed and store documents in batches (one task per batch); a failed batch fails its documents."""
-    batches = [drafts[i : i + STORE_BATCH_DOCUMENTS] for i in range(0, len(drafts), STORE_BATCH_DOCUMENTS)]
-    futures = [store_documents.submit(batch) for batch in batches]
-    wait(futures)
-    results: list[DocumentResult] = []
-    for batch, future in zip(batches, futures, strict=True):
-        if future.state.is_completed():
-            results += future.result()
-            continue
-        error = f"storing failed: {future.state.message or future.state.name}; re-run to retry"
-        fail_documents([d.document_id for d in batch], error)
-        results += [DocumentResult(document_id=d.document_id, name=d.name, source_uri=d.source_uri,
-                                   status="failed", error=error) for d in batch]
-    return results
+    return fan_out(store_documents, drafts, STORE_BATCH_DOCUMENTS, on_failed_chunk=_fail_batch)
+
+
+def _fail_batch(batch: list[DocumentDraft], state: State) -> list[DocumentResult]:
+    error = f"storing failed: {state.message or state.name}; re-run to retry"
+    fail_documents([d.document_id for d in batch], error)
+    return [DocumentResult(document_id=d.document_id, name=d.name, source_uri=d.source_uri,
+                           status="failed", error=error) for d in batch]
 
 
 def _fail_on_errors(results: list[DocumentResult]) -> None:
-    failed = [r for r in results if r.status == "failed"]
-    if failed:
-        details = "; ".join(f"document {r.document_id}: {r.error}" for r in failed[:5])
-        raise IngestionFailed(f"{len(failed)} of {len(results)} documents failed: {details}")
+    raise_for_failures(results, failed=lambda r: r.status == "failed",
+                       describe=lambda r: f"document {r.document_id}: {r.error}",
+                       error=IngestionFailed, what="documents failed", shown=5)

@@ -2,8 +2,9 @@
 
 A flow never runs one task per row (each task run costs Prefect 10-30 ms): it hands a list of ids to
 `fan_out`, which submits the step once per chunk, waits for every chunk, and returns the outcomes in
-the order of the items. `raise_for_failures` then turns the failed outcomes into one error that names
-them, after the flow has published its report.
+the order of the items (`side_by_side` does the same for units that are not lists, such as page
+ranges). `raise_for_failures` then turns the failed outcomes into one error that names them, after
+the flow has published its report.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from prefect.futures import wait
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
+Unit = TypeVar("Unit")
+Result = TypeVar("Result")
 
 
 def chunked(items: Sequence[Item], size: int) -> list[list[Item]]:
@@ -25,40 +28,52 @@ def chunked(items: Sequence[Item], size: int) -> list[list[Item]]:
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
+def side_by_side(
+    submit: Callable[[Unit], Any],
+    units: Sequence[Unit],
+    on_failed: Callable[[Unit, State], Result] | None = None,
+    on_done: Callable[[Unit], None] | None = None,
+) -> list[Result]:
+    """Submit one task run per unit (`submit(unit)` returns its future); return their results in order.
+
+    A unit whose run failed (after its retries) raises its error, unless `on_failed(unit, state)` gives
+    its result. `on_done(unit)` is called as each result is read (a progress bar). Every run has
+    finished before this returns or raises: nothing is left running behind the flow.
+    """
+    futures = [submit(unit) for unit in units]
+    try:
+        results: list[Result] = []
+        for unit, future in zip(units, futures, strict=True):
+            future.wait()
+            if on_failed is not None and not future.state.is_completed():
+                results.append(on_failed(unit, future.state))
+            else:
+                results.append(future.result())
+            if on_done is not None:
+                on_done(unit)
+        return results
+    finally:
+        wait(futures)
+
+
 def fan_out(
     step: Any,
     items: Sequence[Item],
     chunk_size: int,
     *args: Any,
     on_failed_chunk: Callable[[list[Item], State], list[Outcome]] | None = None,
-    on_chunk_done: Callable[[int, int], None] | None = None,
     **kwargs: Any,
 ) -> list[Outcome]:
     """Run the task `step(chunk, *args, **kwargs)` on every chunk of `items` side by side; return all outcomes.
 
-    Each chunk's outcomes are read in order. A chunk whose run failed (after its retries) raises its
-    error once every chunk has finished, unless `on_failed_chunk(chunk, state)` gives outcomes for it
-    (for instance one failed outcome per item). `on_chunk_done(items_done, items_total)` is called as
-    each chunk's outcomes are read, for a progress bar.
+    The outcomes come in the order of the items. A chunk whose run failed raises its error once every
+    chunk has finished, unless `on_failed_chunk(chunk, state)` gives outcomes for it (for instance one
+    failed outcome per item).
     """
-    chunks = chunked(items, chunk_size)
-    futures = [step.submit(chunk, *args, **kwargs) for chunk in chunks]
-    try:
-        outcomes: list[Outcome] = []
-        done = 0
-        for chunk, future in zip(chunks, futures, strict=True):
-            future.wait()
-            state = future.state
-            if on_failed_chunk is not None and not state.is_completed():
-                outcomes += on_failed_chunk(chunk, state)
-            else:
-                outcomes += future.result()
-            done += len(chunk)
-            if on_chunk_done is not None:
-                on_chunk_done(done, len(items))
-        return outcomes
-    finally:  # no chunk left running when the flow goes on (or fails)
-        wait(futures)
+    per_chunk = side_by_side(
+        lambda chunk: step.submit(chunk, *args, **kwargs), chunked(items, chunk_size), on_failed=on_failed_chunk
+    )
+    return [outcome for outcomes in per_chunk for outcome in outcomes]
 
 
 def raise_for_failures(

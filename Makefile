@@ -30,10 +30,10 @@ check-lock: install
 	$(VENV)/bin/python .ci/check_lock.py
 
 demo: install
-	bash deployments/local.sh demo
+	bash deployments/demo/local.sh demo
 
 stop:
-	bash deployments/local.sh stop
+	bash deployments/demo/local.sh stop
 
 test: check-lock
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -41,7 +41,8 @@ def prefect_api():  # type: ignore[no-untyped-def]
 def setup(home: Path, data: bytes) -> tuple[int, int]:
     """A profile on a fresh home (SQLite, local folders, embedded Chroma), a user, a collection, a source."""
     from blocks.profile import clear_profile_cache, load_profile
-    from deployments.bootstrap import embedded_profile, register_block_types, save_profile
+    from blocks.profile import embedded_profile
+    from deployments.operations.bootstrap import register_block_types, save_profile
     from store.models import User
     from store.sources import ensure_collection, ensure_source
 

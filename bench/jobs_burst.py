@@ -1,6 +1,6 @@
 """A burst: 100 small jobs posted at once to the Jobs API; how fast do they all complete?
 
-The embedded default as `make demo` starts it (deployments/local.sh: Prefect server on SQLite, one
+The embedded default as `make demo` starts it (deployments/demo/local.sh: Prefect server on SQLite, one
 worker, the Jobs API), and with --shape production the production shape (bench/prefect_stack.py:
 PostgreSQL, Redis messaging, one worker). Each job is an extract_todos of a prepared finished
 execution (a trivial flow: what is measured is the path around it). While the jobs run, every job's

@@ -1,6 +1,6 @@
 """A day in the life of the embedded default, compressed: does it run on its own?
 
-Starts the embedded default as `make demo` does (deployments/local.sh: Prefect server on SQLite,
+Starts the embedded default as `make demo` does (deployments/demo/local.sh: Prefect server on SQLite,
 worker, Jobs API with its dispatcher and schedule watchdog, automations) with the real prefect.yaml,
 its schedules compressed to short intervals (printed), and keeps the sweeps busy: new finished task
 executions to extract, users in their e-mail hour and in their rescheduling hour with overdue todos.
@@ -101,7 +101,7 @@ class Feeder:
 
     def publications(self, limit: int = 60) -> int:
         """A small real corpus for the nightly recommender build (sections of ../shared/data/html)."""
-        from deployments.corpus import load_publications, publications_from
+        from deployments.demo.corpus import load_publications, publications_from
 
         pages = sorted((ROOT.parent / "shared" / "data" / "html").glob("*.html"))
         return len(load_publications(self.url, publications_from(pages)[:limit]))

@@ -116,13 +116,13 @@ class Stack:
         self.spawn("server", [PYTHON, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                               "--port", str(self.port)], self.server_environment())
         self.wait_http(f"{self.api_url}/health", "server", timeout=120)
-        self.run([PYTHON, "-m", "deployments.cli", "bootstrap", "--profile", self.profile,
+        self.run([PYTHON, "-m", "deployments.operations.cli", "bootstrap", "--profile", self.profile,
                   "--database-url", self.app_url])
         deploy = [PYTHON, "-m", "prefect", "--no-prompt", "deploy"]
         for name in self.deployments:
             deploy += ["-n", name]
         self.run(deploy)
-        self.run([PYTHON, "-m", "deployments.cli", "bootstrap", "--profile", self.profile])  # notify automation
+        self.run([PYTHON, "-m", "deployments.operations.cli", "bootstrap", "--profile", self.profile])  # notify automation
         for i in range(self.workers):
             self.start_worker(i)
         self.spawn("api", [PYTHON, "-m", "deployments.api", "--host", "127.0.0.1", "--port", str(self.api_port)],
@@ -131,7 +131,7 @@ class Stack:
 
     def start_worker(self, i: int, pool: str = "cpu", limit: int = 3, fork_server: bool = True) -> None:
         options = [] if fork_server else ["--no-fork-server"]
-        self.spawn(f"worker-{i}", [PYTHON, "-m", "deployments.cli", "worker", "--pool", pool, *options,
+        self.spawn(f"worker-{i}", [PYTHON, "-m", "deployments.operations.cli", "worker", "--pool", pool, *options,
                                    "--name", f"stack-{pool}-{i}", "--limit", str(limit)],
                    self.worker_environment())
 

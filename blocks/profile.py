@@ -6,6 +6,7 @@ Flows and tasks call `load_profile()` and use its parts; they never branch on wh
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Union
 
 from prefect.blocks.core import Block
@@ -51,6 +52,19 @@ class NightshiftProfile(Block):
                 data[field] = {**data[field], "block_type_slug": slug}
         return super()._from_block_document(block_document.model_copy(update={"data": data}))
 
+
+
+def embedded_profile(home: Path, database_url: str | None = None) -> NightshiftProfile:
+    """The embedded default: SQLite, local folders, outbox mail, offline extractor, shipped model."""
+    home = home.resolve()
+    return NightshiftProfile(
+        database=Database(url=database_url or f"sqlite:///{home / 'nightshift.db'}"),
+        storage=LocalFolderStorage(root=str(home / "objects")),
+        mailer=OutboxMailer(folder=str(home / "outbox")),
+        llm=OfflineLLM(),
+        embedder=SentenceTransformerEmbedder(),
+        vector_store=ChromaVectorStore(path=str(home / "chroma")),
+    )
 
 BLOCK_TYPES: tuple[type[Block], ...] = (
     Database,

@@ -124,7 +124,8 @@ def db_url(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> str
 @pytest.fixture(scope="session")
 def test_profiles(prefect_api: None, database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Profiles "test-sqlite" and "test-postgres" on the session's Prefect API (embedded blocks otherwise)."""
-    from deployments.bootstrap import embedded_profile, register_block_types, save_profile
+    from blocks.profile import embedded_profile
+    from deployments.operations.bootstrap import register_block_types, save_profile
 
     register_block_types()
     names = {}

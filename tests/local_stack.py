@@ -1,4 +1,4 @@
-"""The embedded default as `make demo` starts it (deployments/local.sh), in a folder and on ports of its own.
+"""The embedded default as `make demo` starts it (deployments/demo/local.sh), in a folder and on ports of its own.
 
 Used by the operations tests and bench/operations_soak.py. Logs of every process it starts are part
 of a test's result: `tracebacks()` reads them.
@@ -55,8 +55,8 @@ class LocalStack:
         return self.home / "run"
 
     def local(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        """Run `bash deployments/local.sh COMMAND`; raise with its output when it fails."""
-        done = subprocess.run(["bash", "deployments/local.sh", command], cwd=ROOT, env=self.env, text=True,
+        """Run `bash deployments/demo/local.sh COMMAND`; raise with its output when it fails."""
+        done = subprocess.run(["bash", "deployments/demo/local.sh", command], cwd=ROOT, env=self.env, text=True,
                               capture_output=True, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"local.sh {command} failed ({done.returncode}):\n{done.stdout[-4000:]}\n"

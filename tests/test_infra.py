@@ -17,7 +17,7 @@ from prefect_redis.client import RedisMessagingSettings
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
-from deployments.bootstrap import WORK_POOLS, base_job_template
+from deployments.operations.bootstrap import WORK_POOLS, base_job_template
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
@@ -104,8 +104,8 @@ def test_a_worker_for_every_pool_and_every_deployment_has_one() -> None:
         # `nightshift worker` starts a process worker with its fork server; the pools' command forks from it.
         assert svc["command"] == ["nightshift", "worker", "--pool", pool]
         template = json.loads((ROOT / "infra" / "work-pools" / f"{pool}.json").read_text())
-        assert template["variables"]["properties"]["command"]["default"] == "python -m deployments.launch"
-        assert importlib.util.find_spec("deployments.launch") is not None
+        assert template["variables"]["properties"]["command"]["default"] == "python -m deployments.worker.launch"
+        assert importlib.util.find_spec("deployments.worker.launch") is not None
         assert HELM_WORKERS[pool]["worker"]["config"] == HELM_WORKERS[pool]["worker"]["config"] | {
             "workPool": pool, "type": "process"}
     gpu_devices = workers["gpu"]["deploy"]["resources"]["reservations"]["devices"]

@@ -9,7 +9,7 @@ import yaml
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.flows import Flow, load_flow_from_entrypoint
 
-from deployments.bootstrap import WORK_POOLS
+from deployments.operations.bootstrap import WORK_POOLS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]

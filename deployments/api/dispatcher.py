@@ -4,11 +4,11 @@ POST /jobs only records a job in the ledger (store/jobs.py) and rings this proce
 dispatcher creates the flow runs, retrying while Prefect is unreachable. Running it in a process of
 its own, at a lower CPU priority, keeps the API's answers fast while thousands of runs are created.
 
-The same process runs the watchdog (deployments/watchdog.py): zombie runs, stalled schedules.
+The same process runs the watchdog (deployments/operations/watchdog.py): zombie runs, stalled schedules.
 
-The API starts one per API process (`python -m deployments.dispatcher --doorbell`, fed through its
+The API starts one per API process (`python -m deployments.api.dispatcher --doorbell`, fed through its
 stdin: a byte is a new job, end of input means the API is gone). To run it as a service of its own
-instead, start `python -m deployments.dispatcher` and the API with NIGHTSHIFT_JOBS_DISPATCHER=external.
+instead, start `python -m deployments.api.dispatcher` and the API with NIGHTSHIFT_JOBS_DISPATCHER=external.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelling
 
-from deployments.watchdog import Watchdog
+from deployments.operations.watchdog import Watchdog
 from store import jobs as ledger
 from store.models import JobRecord, utcnow
 
@@ -188,7 +188,7 @@ class Doorbell:
 
         # The child talks to the same Prefect API as this process, whatever set it (env, profile, a test).
         env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)}
-        self.process = subprocess.Popen([sys.executable, "-m", "deployments.dispatcher", "--doorbell"],
+        self.process = subprocess.Popen([sys.executable, "-m", "deployments.api.dispatcher", "--doorbell"],
                                         stdin=subprocess.PIPE, env=env)
         assert self.process.stdin is not None
         os.set_blocking(self.process.stdin.fileno(), False)
@@ -253,7 +253,7 @@ async def serve(doorbell: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m deployments.dispatcher", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m deployments.api.dispatcher", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--doorbell", action="store_true", help="woken through stdin; exit at its end")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """A real corpus of publications for the recommender: PDF pages and HTML sections of local documents.
 
-    python -m deployments.corpus --database-url sqlite:///.nightshift/nightshift.db /path/to/docs
+    python -m deployments.demo.corpus --database-url sqlite:///.nightshift/nightshift.db /path/to/docs
 
 Each PDF page and each HTML section (about `section_words` words, cut at paragraph boundaries) becomes
 one publication. Loading is idempotent: a publication whose title is already stored is skipped.

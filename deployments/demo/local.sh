@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The embedded default on one machine: a Prefect server on SQLite, a process worker on pool "cpu",
 # nightshift's blocks and deployments, then the demo.
-#   bash deployments/local.sh demo    start what is not running, bootstrap, deploy, run the demo
-#   bash deployments/local.sh start   the same without the demo
-#   bash deployments/local.sh server  only the Prefect server
-#   bash deployments/local.sh stop    stop the Jobs API, the worker and the server
-#   bash deployments/local.sh env     print the exports that point a shell or notebook at this server
-#   bash deployments/local.sh token   print the Jobs API's bearer token
+#   bash deployments/demo/local.sh demo    start what is not running, bootstrap, deploy, run the demo
+#   bash deployments/demo/local.sh start   the same without the demo
+#   bash deployments/demo/local.sh server  only the Prefect server
+#   bash deployments/demo/local.sh stop    stop the Jobs API, the worker and the server
+#   bash deployments/demo/local.sh env     print the exports that point a shell or notebook at this server
+#   bash deployments/demo/local.sh token   print the Jobs API's bearer token
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT=$PWD
 export NIGHTSHIFT_HOME=${NIGHTSHIFT_HOME:-$ROOT/.nightshift}
 export PREFECT_HOME=${PREFECT_HOME:-$NIGHTSHIFT_HOME/prefect}
@@ -69,7 +69,7 @@ server() {  # the Prefect server, unless one answers already
   if curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1; then
     echo "server: already answering at $PREFECT_API_URL"
   else
-    start server python -m deployments.server --host 127.0.0.1 --port "$PORT"
+    start server python -m deployments.operations.server --host 127.0.0.1 --port "$PORT"
     wait_healthy
   fi
 }
@@ -103,11 +103,11 @@ case "${1:-demo}" in
 
 The server and the worker keep running so that you can look around:
   UI:        ${PREFECT_API_URL%/api}
-  Jobs API:  http://127.0.0.1:$API_PORT/docs   (token: bash deployments/local.sh token)
+  Jobs API:  http://127.0.0.1:$API_PORT/docs   (token: bash deployments/demo/local.sh token)
   outbox:    $NIGHTSHIFT_HOME/outbox
   logs:      $RUN/*.log
-  use them:  eval "\$(bash deployments/local.sh env)"   (then run flows, or 'prefect deployment ls')
-  stop:      make stop      (or: bash deployments/local.sh stop)
+  use them:  eval "\$(bash deployments/demo/local.sh env)"   (then run flows, or 'prefect deployment ls')
+  stop:      make stop      (or: bash deployments/demo/local.sh stop)
 EOT
     ;;
   stop)

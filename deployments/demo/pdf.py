@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-SHARED_PDF = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdf" / "layout-parser-paper-fast.pdf"
+SHARED_PDF = Path(__file__).resolve().parents[3] / "shared" / "data" / "pdf" / "layout-parser-paper-fast.pdf"
 COLLECTION = "Demo papers"
 
 

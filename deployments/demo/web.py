@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-SHARED_PAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "html" / "ideas-page.html"
+SHARED_PAGE = Path(__file__).resolve().parents[3] / "shared" / "data" / "html" / "ideas-page.html"
 FALLBACK_PAGE = (
     b"<html><head><title>How to Get New Ideas</title></head><body><article><h1>How to Get New Ideas</h1>"
     b"<p>The way to get new ideas is to notice anomalies: what seems strange, or missing, or broken? "

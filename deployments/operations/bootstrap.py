@@ -2,7 +2,7 @@
 
 Safe to repeat: existing block documents are kept (operators may have edited them) unless
 `overwrite=True`, and existing work pools are left as they are. It also creates what operations
-need: the pools' queues, the automations (deployments/automations.py) and the Jobs API token block.
+need: the pools' queues, the automations (automations.py) and the Jobs API token block.
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ from prefect_aws import AwsCredentials, MinIOCredentials, S3Bucket
 
 from blocks.database import Database
 from blocks.embedder import SentenceTransformerEmbedder
-from blocks.mailer import OutboxMailer
-from blocks.offline import OfflineLLM
-from blocks.profile import BLOCK_TYPES, NightshiftProfile, clear_profile_cache
+from blocks.profile import BLOCK_TYPES, NightshiftProfile, clear_profile_cache, embedded_profile
 from blocks.settings import get_settings
-from blocks.storage import LocalFolderStorage
-from blocks.vectorstore import ChromaVectorStore
-from deployments.api import ensure_api_token
-from deployments.automations import ensure_automations
+from deployments.api.auth import ensure_api_token
+from deployments.operations.automations import ensure_automations
 
 logger = logging.getLogger("nightshift.bootstrap")
 
@@ -35,6 +31,9 @@ WORK_POOLS = {
     "cpu": "Process workers on CPU machines: most flows.",
     "gpu": "Workers on GPU machines: embedding-heavy flows.",
 }
+
+# Commands of pools made by earlier nightshifts, before the launcher moved to deployments/worker/.
+OLD_LAUNCH_COMMANDS = {"python -m deployments.launch"}
 
 # Queues of every pool: (priority, concurrency limit, description). Workers serve "default" first;
 # "bulk" (sweeps and batch work) never takes more than its limit of a pool's slots.
@@ -47,19 +46,6 @@ WORK_QUEUES: dict[str, tuple[int, int | None, str]] = {
 def register_block_types() -> None:
     for block_type in (*BLOCK_TYPES, AwsCredentials, MinIOCredentials, S3Bucket):
         block_type.register_type_and_schema()
-
-
-def embedded_profile(home: Path, database_url: str | None = None) -> NightshiftProfile:
-    """The embedded default: SQLite, local folders, outbox mail, offline extractor, shipped model."""
-    home = home.resolve()
-    return NightshiftProfile(
-        database=Database(url=database_url or f"sqlite:///{home / 'nightshift.db'}"),
-        storage=LocalFolderStorage(root=str(home / "objects")),
-        mailer=OutboxMailer(folder=str(home / "outbox")),
-        llm=OfflineLLM(),
-        embedder=SentenceTransformerEmbedder(),
-        vector_store=ChromaVectorStore(path=str(home / "chroma")),
-    )
 
 
 def _existing_parts(name: str) -> dict[str, Block] | None:
@@ -95,15 +81,21 @@ def save_profile(profile: NightshiftProfile, name: str, overwrite: bool = False)
 
 def base_job_template(pool: str) -> dict:
     """The pool's base job template from infra/work-pools (JSON results, heartbeats); {} if not shipped."""
-    path = Path(__file__).resolve().parents[1] / "infra" / "work-pools" / f"{pool}.json"
+    path = Path(__file__).resolve().parents[2] / "infra" / "work-pools" / f"{pool}.json"
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _old_launcher(template: dict) -> bool:
+    """Whether a pool's template starts runs through a launcher module that has moved since."""
+    command = template.get("variables", {}).get("properties", {}).get("command", {}).get("default")
+    return command in OLD_LAUNCH_COMMANDS
 
 
 async def ensure_work_pools(overwrite: bool = False) -> list[str]:
     """Create the "cpu" and "gpu" process work pools when missing; return the names created.
 
     An existing pool keeps its base job template (an operator may have edited it) unless `overwrite`
-    resets it to the shipped one.
+    resets it to the shipped one, or it still starts runs through the launcher's old module path.
     """
     created = []
     async with get_client() as client:
@@ -111,7 +103,8 @@ async def ensure_work_pools(overwrite: bool = False) -> list[str]:
             try:
                 pool = await client.read_work_pool(name)
                 shipped = base_job_template(name)
-                if overwrite and shipped and pool.base_job_template != shipped:
+                reset = overwrite or _old_launcher(pool.base_job_template)
+                if reset and shipped and pool.base_job_template != shipped:
                     await client.update_work_pool(name, WorkPoolUpdate(base_job_template=shipped))
             except ObjectNotFound:
                 try:

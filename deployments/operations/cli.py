@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from sqlalchemy import select
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
-    from deployments.bootstrap import bootstrap, prepare_embedder
+    from deployments.operations.bootstrap import bootstrap, prepare_embedder
 
     profile = bootstrap(args.profile, Path(args.home) if args.home else None, args.database_url, args.overwrite)
     print("bootstrapped: block types registered, profile ready, database migrated, work pools cpu and gpu")
@@ -25,9 +24,9 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 # Further demo steps: (heading, module with run_demo(profile_name, user_email) -> lines to print).
 DEMO_STEPS = [
-    ("Daily todo e-mail of the demo user (outbox):", "deployments.demo_emails"),
-    ("PDF ingestion:", "deployments.demo_pdf"),
-    ("Web page ingestion:", "deployments.demo_web"),
+    ("Daily todo e-mail of the demo user (outbox):", "deployments.demo.emails"),
+    ("PDF ingestion:", "deployments.demo.pdf"),
+    ("Web page ingestion:", "deployments.demo.web"),
 ]
 
 
@@ -37,7 +36,7 @@ def _demo(args: argparse.Namespace) -> int:
     from prefect.settings import PREFECT_API_URL
 
     from blocks.profile import load_profile
-    from deployments.demo_data import DEMO_EMAIL, load_demo_data
+    from deployments.demo.data import DEMO_EMAIL, load_demo_data
     from store.models import Todo, TodoScheduling
 
     database = load_profile(args.profile).database
@@ -72,105 +71,6 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _worker(args: argparse.Namespace, extra: list[str]) -> int:
-    """A Prefect process worker with a fork server beside it (see deployments/forkserver.py).
-
-    This process stays their parent. On the first SIGTERM or SIGINT it asks the worker to stop (SIGTERM,
-    which Prefect's worker turns into a SIGINT to itself), kills it if it is still there after
-    --stop-timeout seconds, stops the fork server and removes its socket folder. Flow runs already
-    started go on: they are not the worker's to stop. The worker starts with SIGINT at its default:
-    a background job of a non-interactive shell (`local.sh`, `nohup … &`) inherits SIGINT ignored, and
-    a Prefect worker that ignores SIGINT acknowledges SIGTERM but never stops.
-    """
-    import os
-    import shutil
-    import signal
-    import tempfile
-    import time
-
-    received: list[int] = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        received.append(signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, on_signal)
-    kind = [] if "--type" in extra or "-t" in extra else ["--type", "process"]  # the Helm chart passes its own
-    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", args.pool, *kind, *extra]
-    # The pools' command is `python -m deployments.launch`: "python" must be this interpreter.
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    folder: Path | None = None
-    server: subprocess.Popen | None = None
-    worker: subprocess.Popen | None = None
-    try:
-        if not args.no_fork_server:
-            folder = Path(tempfile.mkdtemp(prefix="nightshift-fork-"))  # a short path: sockets allow ~100 bytes
-            socket_path = folder / "sock"
-            server = subprocess.Popen([sys.executable, "-m", "deployments.forkserver", "--socket", str(socket_path)],
-                                      preexec_fn=_child_setup(signal.SIGTERM))
-            deadline = time.monotonic() + args.fork_server_timeout
-            while (not socket_path.exists() and server.poll() is None and not received
-                   and time.monotonic() < deadline):
-                time.sleep(0.05)
-            if socket_path.exists():
-                os.environ["NIGHTSHIFT_FORKSERVER"] = str(socket_path)
-                print(f"fork server ready (pid {server.pid}): flow runs start without a new interpreter", flush=True)
-            elif not received:
-                _end(server, 0)
-                print("fork server did not start (see above): flow runs start in new interpreters", flush=True)
-        if not received:
-            worker = subprocess.Popen(command, preexec_fn=_child_setup(signal.SIGKILL))
-            while not received and worker.poll() is None:
-                time.sleep(0.1)
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            if not _end(worker, args.stop_timeout):
-                print(f"nightshift worker: the Prefect worker was still running {args.stop_timeout:g} s after "
-                      "SIGTERM; ended it", flush=True)
-    finally:
-        if server is not None:
-            _end(server, 10, signal.SIGTERM)
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
-    if received:
-        print(f"nightshift worker: stopped on {signal.Signals(received[0]).name}", flush=True)
-        return 0
-    return worker.returncode if worker is not None else 1
-
-
-def _end(process: subprocess.Popen, timeout: float, signum: int | None = None) -> bool:
-    """Signal `process` (if given), wait up to `timeout` s, then kill it. True if it ended on its own."""
-    if signum is not None and process.poll() is None:
-        process.send_signal(signum)
-    try:
-        process.wait(timeout)
-        return True
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        return False
-
-
-def _child_setup(death_signal: int):  # type: ignore[no-untyped-def]
-    """A preexec_fn: SIGINT and SIGTERM at their defaults, and `death_signal` when this process dies (Linux)."""
-    import signal
-
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        prctl = None
-
-    def setup() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        if prctl is not None:
-            prctl(1, death_signal)  # PR_SET_PDEATHSIG: killed hard, this process still takes them along
-
-    return setup
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("nightshift").setLevel(logging.INFO)
@@ -202,17 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--fork-server-timeout", type=float, default=60, help="seconds to wait for the preload")
     worker.add_argument("--stop-timeout", type=float, default=10,
                         help="seconds the Prefect worker gets to stop after SIGTERM before it is killed (default: 10)")
-    worker.set_defaults(handler=_worker)
 
     args, extra = parser.parse_known_args(argv)
     if args.command == "worker":
-        return _worker(args, extra)
+        from deployments.worker.supervisor import run_worker
+
+        return run_worker(args, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args)
     finally:
-        from deployments.forkserver import deliver_events
+        from deployments.worker.forkserver import deliver_events
 
         deliver_events()  # the events of the blocks it loaded, sent now rather than during exit
 

@@ -10,7 +10,7 @@ IMMEDIATE (it waits for the write lock up front instead of failing to upgrade a 
 engine keeps NIGHTSHIFT_SQLITE_POOL_SIZE connections (default 1). A PostgreSQL server is started
 unchanged. bench/operations_soak.py measures the difference (NIGHTSHIFT_SQLITE_TUNING=off for Prefect's defaults).
 
-    python -m deployments.server --host 127.0.0.1 --port 4200     (what deployments/local.sh runs)
+    python -m deployments.operations.server --host 127.0.0.1 --port 4200     (what deployments/demo/local.sh runs)
 """
 
 from __future__ import annotations

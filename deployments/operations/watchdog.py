@@ -112,7 +112,7 @@ async def stalled(client: PrefectClient, now: dt.datetime, watching_since: dt.da
 
 
 def stall_message(stall: Stall, to: str, ui_url: str | None) -> EmailMessage:
-    from deployments.automations import operator_message
+    from tasks.operators import operator_message
 
     link = f"{ui_url}/deployments/deployment/{stall.deployment_id}" if ui_url else stall.deployment_id
     why = ("Its schedule is paused." if stall.paused_schedule else
@@ -123,7 +123,7 @@ def stall_message(stall: Stall, to: str, ui_url: str | None) -> EmailMessage:
 
 
 def unreachable_message(api_url: str, since: dt.datetime, error: str, to: str) -> EmailMessage:
-    from deployments.automations import operator_message
+    from tasks.operators import operator_message
 
     return operator_message(to, "Prefect API unreachable", (
         f"The Prefect API at {api_url} has not answered since {since:%Y-%m-%d %H:%M:%S} UTC ({error}). "
@@ -200,7 +200,7 @@ class Watchdog:
         """One pass; the keys of the alerts mailed."""
         from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
 
-        from deployments.automations import OPERATORS_ENV, mail_once
+        from tasks.operators import OPERATORS_ENV, mail_once
 
         to = os.environ.get(OPERATORS_ENV, "operators@localhost")
         now = dt.datetime.now(dt.timezone.utc)

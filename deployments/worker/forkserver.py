@@ -2,9 +2,9 @@
 
 A process worker starts every flow run in a new interpreter, which spends seconds importing Prefect,
 SQLAlchemy and the flows before the run can even report Running. `nightshift worker` starts this
-server beside the worker; the pools' command (deployments/launch.py) then asks it to fork the run.
+server beside the worker; the pools' command (deployments/worker/launch.py) then asks it to fork the run.
 
-    python -m deployments.forkserver --socket PATH [--prefect-yaml prefect.yaml]
+    python -m deployments.worker.forkserver --socket PATH [--prefect-yaml prefect.yaml]
 
 What it preloads: Prefect's engine and collections and the module of every entrypoint in
 prefect.yaml. Heavy libraries the flows import inside their tasks (torch, onnxruntime, chromadb,
@@ -35,9 +35,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from deployments.launch import send_message
+from deployments.worker.launch import send_message
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Imported by every run before it reports Running; the rest comes from prefect.yaml's entrypoints.
 ENGINE_MODULES = ("prefect.engine", "prefect.flow_engine", "prefect.task_engine", "prefect._internal.metrics",
                   "prefect.runner.storage", "prefect.deployments.steps.core", "prefect.results")

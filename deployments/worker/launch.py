@@ -1,6 +1,6 @@
-"""The command process work pools start for each flow run: `python -m deployments.launch`.
+"""The command process work pools start for each flow run: `python -m deployments.worker.launch`.
 
-With NIGHTSHIFT_FORKSERVER naming the socket of a running fork server (deployments/forkserver.py,
+With NIGHTSHIFT_FORKSERVER naming the socket of a running fork server (deployments/worker/forkserver.py,
 started by `nightshift worker`), the run is forked from a process that has already imported Prefect
 and nightshift's flows: it starts in milliseconds instead of the seconds a fresh interpreter takes.
 This launcher stays in between, so the worker sees one process as usual: it passes its environment,

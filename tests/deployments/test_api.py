@@ -19,9 +19,10 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from deployments import api
-from deployments.dispatcher import Dispatcher
-from deployments.bootstrap import ensure_work_pools
+from deployments.api.app import app
+from deployments.api.auth import TOKEN_ENV, auth
+from deployments.api.dispatcher import Dispatcher
+from deployments.operations.bootstrap import ensure_work_pools
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-" + uuid4().hex
@@ -44,10 +45,10 @@ def deployed(prefect_api: None) -> None:
 
 @pytest.fixture
 def client(deployed: None, test_profiles: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv(api.TOKEN_ENV, TOKEN)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
     monkeypatch.setenv("NIGHTSHIFT_PROFILE", test_profiles["sqlite"])  # the ledger's database
-    monkeypatch.setattr(api.auth, "_token", None)  # read the token again from the environment
-    with TestClient(api.app) as test_client:
+    monkeypatch.setattr(auth, "_token", None)  # read the token again from the environment
+    with TestClient(app) as test_client:
         test_client.headers["Authorization"] = f"Bearer {TOKEN}"
         yield test_client
 
@@ -193,19 +194,19 @@ def test_heavy_jobs_route_to_the_gpu_pool_while_a_gpu_worker_is_online(deployed:
         assert job["type"] == "extract_todos"  # the gpu variant is the same job type, not a new one
         return asyncio.run(_pool_of(_flow_run_of(test_client, job["id"])))
 
-    os.environ[api.TOKEN_ENV] = TOKEN
-    api.auth._token = None
+    os.environ[TOKEN_ENV] = TOKEN
+    auth._token = None
     try:
         asyncio.run(gpu_variant_and_heartbeat(online=False))
-        with TestClient(api.app, headers={"Authorization": f"Bearer {TOKEN}"}) as test_client:
+        with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as test_client:
             assert "extract_todos_gpu" not in {t["type"] for t in test_client.get("/job-types").json()}
             assert pool_of_new_job(test_client) == "cpu"
         asyncio.run(gpu_variant_and_heartbeat(online=True))
-        with TestClient(api.app, headers={"Authorization": f"Bearer {TOKEN}"}) as test_client:
+        with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as test_client:
             assert pool_of_new_job(test_client) == "gpu"
     finally:
-        os.environ.pop(api.TOKEN_ENV, None)
-        api.auth._token = None
+        os.environ.pop(TOKEN_ENV, None)
+        auth._token = None
         asyncio.run(_delete_deployment("extract-todos/extract-todos-gpu"))
 
 

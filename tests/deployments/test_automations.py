@@ -12,14 +12,14 @@ from prefect.client.orchestration import get_client
 from prefect.events.actions import RunDeployment
 
 from blocks.profile import clear_profile_cache
-from deployments.automations import (
+from deployments.operations.automations import (
     NOTIFY_AUTOMATION,
     REPLACED_AUTOMATIONS,
     ensure_automations,
     notify_automation,
-    notify_failed_run,
 )
-from deployments.bootstrap import bootstrap
+from deployments.operations.bootstrap import bootstrap
+from flows.operators import notify_failed_run
 
 
 def _automations() -> dict[str, int]:

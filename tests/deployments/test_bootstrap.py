@@ -21,9 +21,9 @@ from blocks.embedder import FP32_FILE, INT8_FILE, SentenceTransformerEmbedder
 from blocks.llm import OpenAICompatibleLLM
 from blocks.mailer import OutboxMailer
 from blocks.offline import OfflineLLM
-from blocks.profile import NightshiftProfile
+from blocks.profile import NightshiftProfile, embedded_profile
 from blocks.storage import LocalFolderStorage
-from deployments.bootstrap import base_job_template, bootstrap, embedded_profile, save_profile
+from deployments.operations.bootstrap import base_job_template, bootstrap, save_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +57,12 @@ def test_bootstrap_creates_everything_and_is_safe_to_repeat(prefect_api, tmp_pat
     bootstrap("boot-test", home=tmp_path, overwrite=True)
     assert NightshiftProfile.load("boot-test").mailer.from_address.startswith("nightshift")
     assert asyncio.run(_cpu_template()) == base_job_template("cpu")
+    # A pool made before the launcher moved to deployments/worker/ gets the current template.
+    old = base_job_template("cpu")
+    old["variables"]["properties"]["command"]["default"] = "python -m deployments.launch"
+    asyncio.run(_set_cpu_template(old))
+    bootstrap("boot-test", home=tmp_path)
+    assert asyncio.run(_cpu_template()) == base_job_template("cpu")
 
 
 async def _cpu_template() -> dict:
@@ -84,7 +90,7 @@ def _bootstrap_command(home: Path, models: Path, *options: str) -> subprocess.Co
     env = {k: v for k, v in os.environ.items() if not k.startswith("NIGHTSHIFT_")}
     env |= {"PREFECT_API_URL": PREFECT_API_URL.value(), "NIGHTSHIFT_HOME": str(home),
             "NIGHTSHIFT_MODELS": str(models), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "deployments.cli", "bootstrap", "--profile", "home-test", *options],
+    done = subprocess.run([sys.executable, "-m", "deployments.operations.cli", "bootstrap", "--profile", "home-test", *options],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done

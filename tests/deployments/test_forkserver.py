@@ -33,7 +33,7 @@ def _env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, Path]]:
     socket_path = tmp_path_factory.mktemp("fork") / "sock"
-    server = subprocess.Popen([sys.executable, "-m", "deployments.forkserver", "--socket", str(socket_path)],
+    server = subprocess.Popen([sys.executable, "-m", "deployments.worker.forkserver", "--socket", str(socket_path)],
                               cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 90
     while not socket_path.exists():
@@ -58,7 +58,7 @@ def _launch(run_id: str, socket_path: Path | None) -> subprocess.Popen:
     extra = {"PREFECT__FLOW_RUN_ID": run_id, "PREFECT__FLOW_ENTRYPOINT": ENTRYPOINT}
     if socket_path is not None:
         extra["NIGHTSHIFT_FORKSERVER"] = str(socket_path)
-    return subprocess.Popen([sys.executable, "-m", "deployments.launch"], cwd=ROOT, env=_env(**extra),
+    return subprocess.Popen([sys.executable, "-m", "deployments.worker.launch"], cwd=ROOT, env=_env(**extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -92,7 +92,7 @@ def test_a_run_forks_from_the_server_and_its_exit_and_output_reach_the_launcher(
     assert "new interpreter" not in err
     assert "fork-probe" in out + err  # the run's log lines came out through the launcher's own streams
     # A bad run id: the engine's error and exit code come back just as from `python -m prefect.engine`.
-    bad = subprocess.run([sys.executable, "-m", "deployments.launch", "not-a-uuid"], cwd=ROOT, text=True,
+    bad = subprocess.run([sys.executable, "-m", "deployments.worker.launch", "not-a-uuid"], cwd=ROOT, text=True,
                          env=_env(NIGHTSHIFT_FORKSERVER=str(socket_path)), capture_output=True, timeout=60)
     assert bad.returncode == 1 and "Invalid flow run id" in bad.stderr and "new interpreter" not in bad.stderr
 

@@ -10,7 +10,7 @@ from prefect.settings import PREFECT_HOME
 from blocks.embedder import SentenceTransformerEmbedder
 from blocks.settings import get_settings
 from conftest import DEFAULT_HOME, SESSION_FOLDER, tree_state
-from deployments.bootstrap import bootstrap
+from deployments.operations.bootstrap import bootstrap
 
 
 def test_the_homes_of_a_test_run_are_not_the_defaults() -> None:

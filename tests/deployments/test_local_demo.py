@@ -32,7 +32,7 @@ def test_demo_runs_end_to_end_and_is_safe_to_repeat(tmp_path: Path) -> None:
             "NIGHTSHIFT_JOBS_API_PORT": str(_free_port())}
 
     def local(command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", "deployments/local.sh", command], cwd=ROOT, env=env, text=True,
+        return subprocess.run(["bash", "deployments/demo/local.sh", command], cwd=ROOT, env=env, text=True,
                               capture_output=True, timeout=300)
 
     def mails() -> list[str]:

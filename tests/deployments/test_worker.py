@@ -21,7 +21,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from deployments.bootstrap import base_job_template
+from deployments.operations.bootstrap import base_job_template
 from fork_flows import run_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ class Worker:
         with open(self.log, "wb") as out:
             # As local.sh starts it (`nohup … &` in a non-interactive shell): with SIGINT ignored.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "deployments.cli", "worker", "--pool", pool, "--name", pool, *options],
+                [sys.executable, "-m", "deployments.operations.cli", "worker", "--pool", pool, "--name", pool, *options],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
 
@@ -200,7 +200,7 @@ def test_events_of_a_command_are_sent_before_exit_not_during_it(prefect_api) -> 
         "Secret(value='x').save('events-at-exit', overwrite=True)\n"
         "for _ in range(5): Secret.load('events-at-exit')\n"
         "if sys.argv[1] == 'deliver':\n"
-        "    from deployments.forkserver import deliver_events\n"
+        "    from deployments.worker.forkserver import deliver_events\n"
         "    deliver_events()\n"
     )
     env = os.environ | {"PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(ROOT)}

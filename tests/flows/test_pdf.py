@@ -14,10 +14,10 @@ import pytest
 from prefect.artifacts import Artifact
 from prefect.settings import PREFECT_API_URL
 
-from blocks.profile import clear_profile_cache, load_profile
+from blocks.profile import clear_profile_cache, embedded_profile, load_profile
 from blocks.vectorstore import collection_name
 from conftest import SHARED_DATA
-from deployments.bootstrap import embedded_profile, save_profile
+from deployments.operations.bootstrap import save_profile
 from flows.pdf import ingest_pdf
 from store.models import Source, User
 from store.sources import ensure_collection, ensure_source, source_object_key

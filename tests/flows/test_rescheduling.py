@@ -14,7 +14,7 @@ from todo_rows import make_execution, make_todo, make_user, schedule_of
 
 from blocks.llm import OpenAICompatibleLLM
 from blocks.profile import clear_profile_cache
-from deployments.bootstrap import save_profile
+from deployments.operations.bootstrap import save_profile
 from flows.todos import sweep_todo_rescheduling
 from tasks.rescheduling import reschedule_overdue_todos
 

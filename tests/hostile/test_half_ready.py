@@ -15,8 +15,8 @@ from conftest import SHARED_DATA, clean_database
 from prefect.artifacts import Artifact
 from prefect.settings import PREFECT_API_URL
 
-from blocks.profile import clear_profile_cache, load_profile
-from deployments.bootstrap import embedded_profile, save_profile
+from blocks.profile import clear_profile_cache, embedded_profile, load_profile
+from deployments.operations.bootstrap import save_profile
 from hostile.outage import DatabaseOutage
 from store.db import dispose_engines
 from store.models import Source, User

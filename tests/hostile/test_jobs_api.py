@@ -20,8 +20,9 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from deployments import api
-from deployments.bootstrap import ensure_work_pools
+from deployments.api.app import app
+from deployments.api.auth import TOKEN_ENV, auth
+from deployments.operations.bootstrap import ensure_work_pools
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "hostile-token-" + uuid4().hex
@@ -41,14 +42,14 @@ def deployed(prefect_api: None) -> None:
 
 @pytest.fixture
 def configured(deployed: None, test_profiles: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(api.TOKEN_ENV, TOKEN)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
     monkeypatch.setenv("NIGHTSHIFT_PROFILE", test_profiles["sqlite"])
-    monkeypatch.setattr(api.auth, "_token", None)
+    monkeypatch.setattr(auth, "_token", None)
 
 
 @pytest.fixture
 def client(configured: None) -> Iterator[TestClient]:
-    with TestClient(api.app) as test_client:
+    with TestClient(app) as test_client:
         test_client.headers["Authorization"] = f"Bearer {TOKEN}"
         yield test_client
 
@@ -60,7 +61,7 @@ def served(configured: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

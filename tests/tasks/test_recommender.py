@@ -170,7 +170,7 @@ def test_engine_loads_a_verified_package_and_answers_like_exact_search(real_corp
 def test_unsafe_packages_are_refused_before_anything_is_written(
     member: str, message: str, tmp_path: Path
 ) -> None:
-    contents = {name: b"x" for name in FILES}
+    contents = dict.fromkeys(FILES, b"x")
     infos = [tarfile.TarInfo(name) for name in FILES]
     bad = tarfile.TarInfo("index.ann" if member == "symlink" else member)
     if member == "symlink":

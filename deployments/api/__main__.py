@@ -1,0 +1,3 @@
+from deployments.api.app import main
+
+main()

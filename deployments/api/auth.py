@@ -1,0 +1,126 @@
+"""Who may call the Jobs API: a bearer token (NIGHTSHIFT_JOBS_API_TOKEN, else a Prefect Secret block).
+
+The token and the body size are checked before a body is read (RequestGuard); routes check the
+token again through the `Authorized` dependency, which also documents it in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from blocks.settings import JobsApiLimits
+
+TOKEN_ENV = "NIGHTSHIFT_JOBS_API_TOKEN"
+TOKEN_BLOCK = "nightshift-jobs-api-token"
+DOCS_ASSETS = "/docs-assets"
+PUBLIC_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+
+
+class Auth:
+    """Bearer-token check against the configured token, compared in constant time."""
+
+    def __init__(self) -> None:
+        self._token: str | None = None
+
+    async def token(self) -> str | None:
+        if self._token is None:
+            self._token = os.environ.get(TOKEN_ENV) or await _token_from_block()
+        return self._token
+
+    async def refusal(self, authorization: str | None) -> HTTPException | None:
+        """Why a request with this Authorization header must be refused, or None when it may pass."""
+        expected = await self.token()
+        if not expected:
+            return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                 f"no API token configured: set {TOKEN_ENV} or run `nightshift bootstrap`")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            return HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token",
+                                 headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    async def __call__(self, credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                    Depends(HTTPBearer(auto_error=False))]) -> None:
+        given = f"Bearer {credentials.credentials}" if credentials else None
+        refusal = await self.refusal(given)
+        if refusal is not None:
+            raise refusal
+
+
+class RequestGuard:
+    """Refuses before the body is read: requests without the bearer token, and bodies over the cap (413).
+
+    FastAPI reads and parses a body before it runs a route's dependencies, so the token check of
+    `Auth` alone let anyone make the API read (and hold) a body of any size.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["path"].startswith(DOCS_ASSETS + "/"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        refusal = await auth.refusal(headers.get("authorization"))
+        limit = JobsApiLimits().max_body_bytes
+        declared = headers.get("content-length", "")
+        if refusal is None and declared.isdigit() and int(declared) > limit:
+            refusal = _too_large(limit)
+        if refusal is not None:
+            response = JSONResponse({"detail": refusal.detail}, refusal.status_code, headers=refusal.headers)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:  # a body sent without Content-Length (chunked) is counted as it comes
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                         f"request body over {limit:,} bytes (NIGHTSHIFT_JOBS_API_MAX_BODY_BYTES)")
+
+
+async def _token_from_block() -> str | None:
+    from prefect.blocks.system import Secret
+
+    try:
+        secret = await Secret.aload(TOKEN_BLOCK)
+    except ValueError:
+        return None
+    return str(secret.get())
+
+
+def ensure_api_token() -> bool:
+    """Create the token's Secret block when missing (from NIGHTSHIFT_JOBS_API_TOKEN, else random)."""
+    from prefect.blocks.system import Secret
+
+    try:
+        Secret.load(TOKEN_BLOCK)
+        return False
+    except ValueError:
+        Secret(value=os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)).save(TOKEN_BLOCK)
+        return True
+
+
+
+
+auth = Auth()
+Authorized = [Depends(auth)]

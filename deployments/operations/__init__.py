@@ -1,0 +1,1 @@
+"""Operator commands: `nightshift` (cli.py), bootstrap, automations, the watchdog, the embedded Prefect server."""

@@ -1,0 +1,1 @@
+"""Worker plumbing: `nightshift worker` (supervisor.py), the fork server and the launcher of flow runs."""

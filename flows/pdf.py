@@ -17,6 +17,7 @@ from tasks.pdf.report import elapsed, short_error
 from tasks.pdf.steps import (
     EMBED_BATCH,
     PdfOutcome,
+    check_coverage,
     chunk_pdf,
     download_pdf,
     email_owner,
@@ -25,6 +26,7 @@ from tasks.pdf.steps import (
     load_source,
     mark_source_failed,
     mark_source_ingested,
+    measure_coverage,
     partition_pages,
     persist_vector_store,
     publish_pdf_report,
@@ -40,7 +42,7 @@ class SourceNotMarked(RuntimeError):
 
 @flow(name="ingest-pdf", flow_run_name="ingest-pdf-source-{source_id}")
 def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi_res"] = "fast") -> PdfOutcome:
-    """Download, partition, chunk by title, save images and tables, embed, upsert, persist, mark, email."""
+    """Download, partition, chunk by title, measure coverage, save images and tables, embed, upsert, mark, email."""
     started, outcome, job = utcnow(), PdfOutcome(source_id=source_id, status="failed", strategy=strategy), None
     try:
         job = load_source(collection_id, source_id)
@@ -53,6 +55,10 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
         outcome.elements, outcome.element_kinds = len(elements), element_kinds(elements)
         chunks = chunk_pdf(elements, job)
         outcome.chunks = len(chunks)
+        coverage = measure_coverage(data, chunks, job)
+        outcome.coverage, outcome.pages_without_text = coverage.share, coverage.pages_without_text
+        outcome.artefacts = coverage.artefacts
+        outcome.warning = check_coverage(coverage, job)
         saved = save_assets(parts, job)
         outcome.images, outcome.tables = saved["images"], saved["tables"]
         vectors = []
@@ -63,7 +69,7 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
         # Searches show a source's passages only once it is marked ingested (tasks.documents.search.search_chunks).
         replace_source_vectors(job, chunks, np.concatenate(vectors))
         outcome.snapshot_uri = persist_vector_store(job)
-        marked = mark_source_ingested(job, return_state=True)
+        marked = mark_source_ingested(job, outcome.coverage, outcome.warning, return_state=True)
         if not marked.is_completed():
             raise SourceNotMarked(
                 f"source {source_id}: its {len(chunks)} passages are stored but it could not be marked ingested "

@@ -212,6 +212,9 @@ class Source(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str | None] = mapped_column(Text)
     ingested_at: Mapped[dt.datetime | None]
+    # Share of the PDF's text layer found in its chunks (None: no text layer), and what the owner should know.
+    coverage: Mapped[float | None] = mapped_column(Float)
+    warning: Mapped[str | None] = mapped_column(Text)
 
 
 class Document(Base):

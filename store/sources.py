@@ -67,16 +67,18 @@ def start_ingestion(session: Session, collection_id: int, source_id: int) -> Sou
         raise LookupError(f"no source {source_id} in collection {collection_id}: check both ids")
     collection = session.get(Collection, collection_id)
     owner = session.get(User, collection.owner_user_id)
-    row.status, row.error = "ingesting", None
+    row.status, row.error, row.warning = "ingesting", None, None
     return SourceOwner(source_id=source_id, collection_id=collection_id, owner_user_id=owner.id,
                        owner_name=owner.name, owner_email=owner.email, filename=row.filename,
                        object_key=row.object_key)
 
 
-def mark_ingested(session: Session, source_id: int, collection_id: int, now: dt.datetime) -> None:
-    """The source's passages may be shown; its collection changed now."""
+def mark_ingested(session: Session, source_id: int, collection_id: int, now: dt.datetime,
+                  coverage: float | None = None, warning: str | None = None) -> None:
+    """The source's passages may be shown, with its coverage and any warning; its collection changed now."""
     row = session.get(Source, source_id)
     row.status, row.error, row.ingested_at = "ingested", None, now
+    row.coverage, row.warning = coverage, warning
     session.get(Collection, collection_id).updated_at = now
 
 
@@ -84,4 +86,4 @@ def mark_failed(session: Session, source_id: int, error: str) -> None:
     """The source failed with `error` (nothing when it was deleted meanwhile)."""
     row = session.get(Source, source_id)
     if row is not None:
-        row.status, row.error = "failed", error
+        row.status, row.error, row.warning = "failed", error, None

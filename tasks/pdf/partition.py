@@ -12,22 +12,33 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 
-import hashlib  # noqa: E402
-import io  # noqa: E402
-import re  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import hashlib
+import io
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel  # noqa: E402
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from blocks.settings import PdfLimits  # noqa: E402
-from tasks.pdf.sentences import use_offline_sentence_model  # noqa: E402
+from blocks.settings import PdfLimits
+from tasks.pdf.chunk import CHUNK_MAX_CHARS
+from tasks.pdf.paragraphs import (
+    Glyph,
+    Line,
+    box_paragraphs,
+    merge_continuations,
+    rotated_lines,
+    sentence_pieces,
+)
+from tasks.pdf.sentences import use_offline_sentence_model
 
 # What the fork server imports before forking a partition process (the costly part of a start).
-PRELOAD = [__name__, "tasks.pdf.processes", "tasks.pdf.sentences", "pdfminer.converter", "pdfminer.pdfinterp",
-           "pdfminer.pdfpage", "pdfminer.layout", "pdfminer.image", "unstructured.partition.text",
-           "unstructured.cleaners.core", "unstructured.documents.elements", "spacy", "pypdfium2", "blocks.settings"]
+PRELOAD = [__name__, "tasks.pdf.processes", "tasks.pdf.sentences", "tasks.pdf.paragraphs", "pdfminer.converter",
+           "pdfminer.pdfinterp", "pdfminer.pdfpage", "pdfminer.layout", "pdfminer.image",
+           "unstructured.partition.text", "unstructured.cleaners.core", "unstructured.documents.elements", "spacy",
+           "pypdfium2", "blocks.settings"]
 
 
 class PdfRejected(ValueError):
@@ -79,45 +90,54 @@ class PagesPartition(BaseModel):
     images: list[tuple[str, bytes]] = []
 
 
-def partition_fast(data: bytes, first: int, last: int, filename: str, source_id: int,
-                   limits: PdfLimits | None = None) -> PagesPartition:
-    """unstructured's "fast" strategy on pages [first, last): pdfminer text boxes, classified by unstructured.
+Assembly = Literal["paragraphs", "lines"]
 
-    The same pdfminer pass collects the embedded images. pdfminer reads only a copy of those pages:
-    finding page `first` in the whole document would walk every page before it, for every batch.
+
+class PdfFidelity(BaseSettings):
+    """How PDF text becomes elements, and what a low coverage does (environment, NIGHTSHIFT_PDF_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="NIGHTSHIFT_PDF_")
+
+    assembly: Assembly = Field("paragraphs", description=(
+        "paragraphs: lines merged by layout, cleaned and cut at sentence ends; lines: one element per "
+        "PDF line as before (kept for comparison)"))
+    min_coverage: float = Field(0.95, ge=0, le=1, description=(
+        "Share of the PDF's text layer that must reach the chunks; below it the source gets a warning."))
+    below_min_coverage: Literal["warn", "fail"] = Field("warn", description=(
+        "warn: the source is ingested with a warning the owner and the run's report show; fail: it fails."))
+
+
+def partition_fast(data: bytes, first: int, last: int, filename: str, source_id: int,
+                   limits: PdfLimits | None = None, assembly: Assembly = "paragraphs") -> PagesPartition:
+    """unstructured's "fast" strategy on pages [first, last): pdfminer text, classified by unstructured.
+
+    Text inside figures and form XObjects is laid out too (all_texts). The same pdfminer pass collects
+    the embedded images. pdfminer reads only a copy of those pages: finding page `first` in the whole
+    document would walk every page before it, for every batch.
     """
     from pdfminer.converter import PDFPageAggregator
-    from pdfminer.layout import LAParams, LTTextBox
+    from pdfminer.layout import LAParams
     from pdfminer.pdfdocument import PDFPasswordIncorrect
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
     from pdfminer.psparser import PSException
-    from unstructured.cleaners.core import clean_extra_whitespace
-    from unstructured.documents.elements import ElementMetadata
-    from unstructured.nlp.patterns import PARAGRAPH_PATTERN
-    from unstructured.partition.text import element_from_text
 
     limits = limits or PdfLimits()
     use_offline_sentence_model()
     manager = PDFResourceManager()
-    device = PDFPageAggregator(manager, laparams=LAParams())
+    device = PDFPageAggregator(manager, laparams=LAParams(all_texts=assembly == "paragraphs"))
     interpreter = PDFPageInterpreter(manager, device)
-    elements: list[Any] = []
     images = ImageCollector(source_id, limits)
+    paragraphs: list[tuple[str, int]] = []
+    flow: list[tuple[str, int, bool]] = []
     try:
         pages = PDFPage.get_pages(io.BytesIO(page_range(data, first, last, source_id)))
         for page_number, page in enumerate(pages, start=first + 1):
             interpreter.process_page(page)
-            for box in device.get_result():
-                if not isinstance(box, LTTextBox):
-                    images.collect(box, page_number)
-                    continue
-                for paragraph in re.split(PARAGRAPH_PATTERN, box.get_text()):
-                    text = clean_extra_whitespace(paragraph)
-                    if text:
-                        element = element_from_text(text)
-                        element.metadata = ElementMetadata(filename=filename, page_number=page_number)
-                        elements.append(element)
+            if assembly == "lines":
+                paragraphs += _page_lines(device.get_result(), page_number, images)
+            else:
+                flow += _page_paragraphs(device.get_result(), page_number, images)
     except PdfRejected:
         raise
     except PDFPasswordIncorrect:
@@ -131,7 +151,70 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
         ) from None
     finally:
         images.close()
-    return PagesPartition(elements=elements, images=images.found)
+    if assembly == "paragraphs":
+        paragraphs = [(piece, page) for text, page in merge_continuations(flow)
+                      for piece in sentence_pieces(text, CHUNK_MAX_CHARS)]
+    return PagesPartition(elements=_elements(paragraphs, filename), images=images.found)
+
+
+def _page_paragraphs(layout: Any, page_number: int, images: ImageCollector) -> list[tuple[str, int, bool]]:
+    """The page's paragraphs in pdfminer's reading order, figures' text included, images collected.
+
+    Boxes whose glyphs are mostly turned (a rotated margin stamp) are read as lines of their own, last.
+    """
+    from pdfminer.layout import LTChar, LTContainer, LTImage, LTTextBox, LTTextLine
+
+    found: list[str] = []
+    turned: list[Glyph] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, LTTextBox):
+            lines = [line for line in item if isinstance(line, LTTextLine)]
+            chars = [c for line in lines for c in line if isinstance(c, LTChar)]
+            rotated = [c for c in chars if not c.upright]
+            if chars and len(rotated) * 2 >= len(chars):
+                turned.extend(Glyph(c.get_text(), c.x0, c.y0, c.x1, c.y1, c.matrix[1] > 0) for c in rotated)
+            else:
+                found.extend(box_paragraphs([Line(line.get_text(), line.x0, line.x1) for line in lines]))
+        elif isinstance(item, LTImage):
+            images.collect(item, page_number)
+        elif isinstance(item, LTContainer):
+            for child in item:
+                walk(child)
+
+    walk(layout)
+    return [(text, page_number, True) for text in found] + [(text, page_number, False) for text in rotated_lines(turned)]
+
+
+def _page_lines(layout: Any, page_number: int, images: ImageCollector) -> list[tuple[str, int]]:
+    """One text per PDF line of the page's top-level text boxes, as unstructured's fast strategy gives."""
+    from pdfminer.layout import LTTextBox
+    from unstructured.cleaners.core import clean_extra_whitespace
+    from unstructured.nlp.patterns import PARAGRAPH_PATTERN
+
+    found = []
+    for box in layout:
+        if not isinstance(box, LTTextBox):
+            images.collect(box, page_number)
+            continue
+        for paragraph in re.split(PARAGRAPH_PATTERN, box.get_text()):
+            text = clean_extra_whitespace(paragraph)
+            if text:
+                found.append((text, page_number))
+    return found
+
+
+def _elements(paragraphs: list[tuple[str, int]], filename: str) -> list[Any]:
+    """unstructured elements (Title, NarrativeText, ListItem, …) of the texts, each with its page."""
+    from unstructured.documents.elements import ElementMetadata
+    from unstructured.partition.text import element_from_text
+
+    elements = []
+    for text, page_number in paragraphs:
+        element = element_from_text(text)
+        element.metadata = ElementMetadata(filename=filename, page_number=page_number)
+        elements.append(element)
+    return elements
 
 
 def open_pdf(data: bytes, source_id: int) -> Any:

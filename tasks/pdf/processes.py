@@ -20,7 +20,7 @@ from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from typing import Any
 
 from blocks.settings import PdfLimits
-from tasks.pdf.partition import PRELOAD, PagesPartition, PdfLimitExceeded, partition_fast
+from tasks.pdf.partition import PRELOAD, Assembly, PagesPartition, PdfLimitExceeded, partition_fast
 
 
 class _LibraryPopen(popen_forkserver.Popen):
@@ -64,12 +64,12 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _OutOfTime
 
 
-class _OutOfTime(BaseException):  # noqa: N818 — no `except Exception` inside pdfminer may swallow it
+class _OutOfTime(BaseException):
     """Raised by the alarm wherever pdfminer is; turned into PdfLimitExceeded."""
 
 
 def partition_limited(data: bytes, first: int, last: int, filename: str, source_id: int,
-                      limits: PdfLimits) -> PagesPartition:
+                      limits: PdfLimits, assembly: Assembly = "paragraphs") -> PagesPartition:
     """partition_fast inside a partition process, under the memory and time limits (one batch per process)."""
     memory = limits.partition_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -78,7 +78,7 @@ def partition_limited(data: bytes, first: int, last: int, filename: str, source_
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(limits.partition_seconds)
     try:
-        return partition_fast(data, first, last, filename, source_id, limits)
+        return partition_fast(data, first, last, filename, source_id, limits, assembly)
     except MemoryError:
         raise PdfLimitExceeded(
             f"source {source_id}: pages {first + 1}-{last} need more than {limits.partition_memory_mb} MiB "
@@ -97,7 +97,8 @@ _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def partition_fast_in_process(data: bytes, first: int, last: int, filename: str, source_id: int) -> PagesPartition:
+def partition_fast_in_process(data: bytes, first: int, last: int, filename: str, source_id: int,
+                              assembly: Assembly = "paragraphs") -> PagesPartition:
     """partition_fast in a partition process of its own, under PdfLimits (processes started on first use)."""
     from blocks.embedder import available_cpus  # the calling process only: partition processes stay lean
 
@@ -110,7 +111,7 @@ def partition_fast_in_process(data: bytes, first: int, last: int, filename: str,
             # One batch per process: its limits are its own, and a process that hit one is gone.
             _pool = ProcessPoolExecutor(max_workers=available_cpus(), mp_context=context, max_tasks_per_child=1)
         pool = _pool
-    future = pool.submit(partition_limited, data, first, last, filename, source_id, limits)
+    future = pool.submit(partition_limited, data, first, last, filename, source_id, limits, assembly)
     try:
         # No timeout here: batches wait in the pool's queue; each one's own time runs in its process.
         return future.result()

@@ -19,7 +19,16 @@ def outcome_message(job: SourceJob, outcome: PdfOutcome) -> EmailMessage:
                            pages=outcome.pages, chunks=outcome.chunks, error=outcome.error)
 
 
+def with_warning(message: EmailMessage, filename: str, warning: str) -> EmailMessage:
+    """The owner's mail for a document ingested with a warning: the subject says so, the body says what."""
+    message.replace_header("Subject", f"{filename} is ready to search, with a warning")
+    note = warning.split(": ", 1)[-1] if warning.startswith("source ") else warning
+    message.set_content(message.get_content() + f"\nPlease note: {note}.\n")
+    return message
+
+
 def report_markdown(outcome: PdfOutcome, seconds: float) -> str:
+    coverage = "no text layer" if outcome.coverage is None else f"{outcome.coverage:.1%}"
     lines = [
         f"# PDF ingestion of source {outcome.source_id}: {outcome.status}",
         "",
@@ -28,11 +37,16 @@ def report_markdown(outcome: PdfOutcome, seconds: float) -> str:
         f"| pages | {outcome.pages} |",
         f"| elements | {outcome.elements} ({', '.join(f'{k} {v}' for k, v in outcome.element_kinds.items())}) |",
         f"| chunks | {outcome.chunks} |",
+        f"| coverage of the text layer | {coverage} |",
+        f"| pages without a text layer | {', '.join(map(str, outcome.pages_without_text)) or '—'} |",
+        f"| artefacts in chunks | {', '.join(f'{k} {v}' for k, v in outcome.artefacts.items()) or 'none'} |",
         f"| images / tables saved | {outcome.images} / {outcome.tables} |",
         f"| embedding model | {outcome.embedding_model} |",
         f"| vector store snapshot | {outcome.snapshot_uri or '—'} |",
         f"| seconds | {seconds:.1f} |",
     ]
+    if outcome.warning:
+        lines += ["", f"**Warning:** {outcome.warning}"]
     if outcome.error:
         lines += ["", f"**Error:** {outcome.error}"]
     return "\n".join(lines)

@@ -8,8 +8,11 @@ from typing import Any
 # Auxiliaries and modals: nearly every English sentence of running text has one of these or a
 # past / -ing form, which is all unstructured's narrative-text check asks of a tagger.
 _VERB_WORDS = frozenset(
-    "is are was were be been being am has have had do does did can could will would shall should may "
-    "might must provides provide includes include uses use shows show makes make gives give".split()
+    [
+        "is", "are", "was", "were", "be", "been", "being", "am", "has", "have", "had", "do", "does", "did", "can",
+        "could", "will", "would", "shall", "should", "may", "might", "must", "provides", "provide", "includes",
+        "include", "uses", "use", "shows", "show", "makes", "make", "gives", "give",
+    ]
 )
 _offline_lock = threading.Lock()
 _offline_installed = False

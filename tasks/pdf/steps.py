@@ -16,8 +16,10 @@ from blocks.storage import ObjectNotFound
 from blocks.vectorstore import collection_name
 from store import sources
 from tasks.pdf.chunk import PdfChunk, chunk_elements, chunk_id, table_files
+from tasks.pdf.coverage import Coverage, measure, page_texts
 from tasks.pdf.partition import (
     PagesPartition,
+    PdfFidelity,
     PdfLimitExceeded,
     PdfRejected,
     count_pages,
@@ -25,7 +27,7 @@ from tasks.pdf.partition import (
     partition_hi_res,
 )
 from tasks.pdf.processes import partition_fast_in_process
-from tasks.pdf.report import outcome_message, report_markdown
+from tasks.pdf.report import outcome_message, report_markdown, with_warning
 from tasks.runtime import run_logger, utcnow
 
 Strategy = Literal["fast", "hi_res"]
@@ -41,7 +43,7 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     return not isinstance(error, (PdfRejected, ObjectNotFound, ValueError, LookupError))
 
 
-RETRIED: dict[str, Any] = dict(retries=len(BACKOFF), retry_delay_seconds=BACKOFF, retry_condition_fn=worth_retrying)
+RETRIED: dict[str, Any] = {"retries": len(BACKOFF), "retry_delay_seconds": BACKOFF, "retry_condition_fn": worth_retrying}
 
 
 class SourceJob(BaseModel):
@@ -70,6 +72,10 @@ class PdfOutcome(BaseModel):
     tables: int = 0
     embedding_model: str = ""
     snapshot_uri: str | None = None
+    coverage: float | None = None  # share of the text layer's words found in the chunks
+    pages_without_text: list[int] = []
+    artefacts: dict[str, int] = {}
+    warning: str | None = None
     error: str | None = None
 
 
@@ -107,8 +113,10 @@ def partition_pages(data: bytes, first: int, last: int, strategy: Strategy, job:
     """
     if strategy == "hi_res":
         return partition_hi_res(data, job.filename, job.source_id)
-    partition = partition_fast_in_process if in_process else partition_fast
-    return partition(data, first, last, job.filename, job.source_id)
+    assembly = PdfFidelity().assembly
+    if in_process:
+        return partition_fast_in_process(data, first, last, job.filename, job.source_id, assembly)
+    return partition_fast(data, first, last, job.filename, job.source_id, assembly=assembly)
 
 
 @task(name="chunk-pdf", cache_policy=NO_CACHE)
@@ -180,10 +188,41 @@ def persist_vector_store(job: SourceJob) -> str | None:
     return profile.storage.put_bytes("vector-store/chroma-snapshot.tar.gz", snapshot)
 
 
+@task(name="measure-coverage", cache_policy=NO_CACHE)
+def measure_coverage(data: bytes, chunks: list[PdfChunk], job: SourceJob) -> Coverage:
+    """The share of the PDF's text layer (pdfium) that reached the chunks."""
+    return measure(page_texts(data, job.source_id), [chunk.text for chunk in chunks])
+
+
+@task(name="check-coverage", cache_policy=NO_CACHE)
+def check_coverage(coverage: Coverage, job: SourceJob) -> str | None:
+    """A warning when chunks hold less of the text layer than NIGHTSHIFT_PDF_MIN_COVERAGE; PdfRejected instead
+    when NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE=fail. Pages without a text layer are named either way."""
+    settings = PdfFidelity()
+    notes = []
+    if coverage.share is not None and coverage.share < settings.min_coverage:
+        notes.append(f"only {coverage.share:.1%} of the PDF's text layer reached the searchable passages "
+                     f"(minimum {settings.min_coverage:.0%}, NIGHTSHIFT_PDF_MIN_COVERAGE): some text cannot be found")
+    if coverage.pages_without_text:
+        notes.append(f"{len(coverage.pages_without_text)} page(s) have no text layer and were not read "
+                     f"(scanned or images only): {page_list(coverage.pages_without_text)}")
+    if not notes:
+        return None
+    warning = f"source {job.source_id}: " + "; ".join(notes)
+    if settings.below_min_coverage == "fail" and coverage.share is not None and coverage.share < settings.min_coverage:
+        raise PdfRejected(warning + " (NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE=fail)")
+    run_logger().warning(warning)
+    return warning
+
+
+def page_list(pages: list[int], shown: int = 10) -> str:
+    return ", ".join(map(str, pages[:shown])) + (f" and {len(pages) - shown} more" if len(pages) > shown else "")
+
+
 @task(name="mark-source-ingested", **RETRIED)
-def mark_source_ingested(job: SourceJob) -> None:
+def mark_source_ingested(job: SourceJob, coverage: float | None = None, warning: str | None = None) -> None:
     with load_profile().database.session() as session:
-        sources.mark_ingested(session, job.source_id, job.collection_id, utcnow())
+        sources.mark_ingested(session, job.source_id, job.collection_id, utcnow(), coverage, warning)
 
 
 @task(name="mark-source-failed", **RETRIED)
@@ -194,7 +233,10 @@ def mark_source_failed(source_id: int, error: str) -> None:
 
 @task(name="email-owner", **RETRIED)
 def email_owner(job: SourceJob, outcome: PdfOutcome) -> str:
-    return load_profile().mailer.send(outcome_message(job, outcome))
+    message = outcome_message(job, outcome)
+    if outcome.status == "ingested" and outcome.warning:
+        message = with_warning(message, job.filename, outcome.warning)
+    return load_profile().mailer.send(message)
 
 
 @task(name="publish-pdf-report")

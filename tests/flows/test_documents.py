@@ -19,10 +19,10 @@ from flows.documents import ingest_website, update_document
 from store import documents as store
 from store.models import Document, DocumentChunk, User
 from tasks.documents.crawl import fetch_page_text
+from tasks.documents.fetch import FetchFailed
 from tasks.documents.save import chunk_id, delete_document
 from tasks.documents.search import search_chunks
 from tasks.runtime import utcnow
-from tasks.documents.fetch import FetchFailed
 
 HTML = SHARED_DATA / "html"
 

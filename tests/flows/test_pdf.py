@@ -95,6 +95,9 @@ def test_ingests_a_real_pdf_into_the_owners_collection(profile) -> None:  # type
     assert mail["To"] == "Ada <ada@example.com>" and "ready" in mail["Subject"]
     report = str(Artifact.get(f"pdf-source-{source_id}").data)
     assert "ingested" in report and f"| chunks | {outcome.chunks} |" in report
+    assert outcome.coverage is not None and outcome.coverage >= 0.98 and outcome.warning is None
+    assert source.coverage == outcome.coverage and source.warning is None
+    assert f"| coverage of the text layer | {outcome.coverage:.1%} |" in report and "| artefacts in chunks | none |" in report
     flow_run = state.state_details.flow_run_id
     assert flow_run is not None
     progress = Artifact.get(f"pdf-source-{source_id}-progress")
@@ -200,7 +203,7 @@ def test_two_ingestions_for_one_owner_at_once_leave_a_consistent_store(profile, 
     assert chunks[0] == here.chunks
     collection = collection_name(owner)
     assert profile.vector_store.count(collection) == chunks[0] + chunks[1]
-    for (_, source_id), n in zip(sources, chunks):
+    for (_, source_id), n in zip(sources, chunks, strict=True):
         assert _source_ids(profile, owner, source_id) == sorted(chunk_id(source_id, i) for i in range(n))
         assert _source(profile, source_id).status == "ingested"
 
@@ -276,3 +279,39 @@ def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile) -> 
         [vector] = profile.embedder.embed([probe])
         hits = store.query(collection_name(owner), vector, k=5, where={"source_id": source_id})
         assert hits[0].document == probe and all(h.document in texts for h in hits)
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_pages_without_a_text_layer_are_a_warning_the_owner_sees(profile) -> None:  # type: ignore[no-untyped-def]
+    """A text page and a scanned page: ingested, with a warning naming the page, in the mail and the report."""
+    from pdf_samples import with_scanned_page
+
+    owner = _owner(profile)
+    data = with_scanned_page((PDF / "layout-parser-paper-fast.pdf").read_bytes(), (PDF / "loremipsum-flat.pdf").read_bytes())
+    collection_id, source_id = _upload(profile, owner, "mixed.pdf", data)
+    outcome = ingest_pdf(collection_id, source_id)
+    assert outcome.status == "ingested" and outcome.pages == 3 and outcome.pages_without_text == [3]
+    assert outcome.warning and "no text layer" in outcome.warning and ": 3" in outcome.warning
+    source = _source(profile, source_id)
+    assert source.status == "ingested" and source.warning == outcome.warning
+    [mail] = [m for m in _mails(profile) if "mixed.pdf" in m["Subject"]]
+    assert "with a warning" in mail["Subject"] and "no text layer" in mail.get_payload(decode=True).decode()
+    assert "**Warning:**" in str(Artifact.get(f"pdf-source-{source_id}").data)
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_coverage_under_the_minimum_warns_or_fails_by_setting(profile, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    owner = _owner(profile)
+    data = (PDF / "korean-text-with-tables.pdf").read_bytes()  # a few table digits are not read: about 0.99
+    collection_id, source_id = _upload(profile, owner, "korean.pdf", data)
+    monkeypatch.setenv("NIGHTSHIFT_PDF_MIN_COVERAGE", "0.999")
+    warned = ingest_pdf(collection_id, source_id)
+    assert warned.status == "ingested" and warned.coverage is not None and warned.coverage < 0.999
+    assert warned.warning and "NIGHTSHIFT_PDF_MIN_COVERAGE" in warned.warning
+    assert _source(profile, source_id).warning == warned.warning
+
+    monkeypatch.setenv("NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE", "fail")
+    state = ingest_pdf(collection_id, source_id, return_state=True)
+    assert state.is_failed()
+    source = _source(profile, source_id)
+    assert source.status == "failed" and "NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE=fail" in source.error and source.warning is None

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA
 from factories import pdf_first_pages
+from hostile.pdfs import bomb_pdf, build_pdf, huge_gray_image, rgb_image, text_page
 
 from flows.pdf import ingest_pdf
-from hostile.pdfs import bomb_pdf, build_pdf, huge_gray_image, rgb_image, text_page
 from store.models import Source, User
 from store.sources import ensure_collection, ensure_source, source_object_key
 from tasks.pdf.partition import PdfLimitExceeded, partition_fast

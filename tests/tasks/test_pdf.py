@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED_DATA
+
 from tasks.pdf.chunk import CHUNK_MAX_CHARS, chunk_elements, chunk_id, element_kinds
 from tasks.pdf.partition import PdfRejected, count_pages, page_batches, partition_fast
 from tasks.pdf.sentences import offline_sentence_model
@@ -27,7 +27,8 @@ def test_partition_and_chunk_a_real_paper() -> None:
     part = partition_fast(data, 0, pages, "paper.pdf", 1)
     kinds = element_kinds(part.elements)
     # The offline model must still tell narrative text from titles (an empty tagger makes no NarrativeText).
-    assert kinds.get("NarrativeText", 0) >= 20 and kinds.get("Title", 0) >= 5, kinds
+    # Elements are paragraphs: 2 pages give a dozen paragraphs of running text and the section titles.
+    assert kinds.get("NarrativeText", 0) >= 10 and kinds.get("Title", 0) >= 3, kinds
     assert {e.metadata.page_number for e in part.elements} == set(range(1, pages + 1))
     assert any("LayoutParser" in e.text for e in part.elements)
     chunks = chunk_elements(part.elements)
@@ -120,6 +121,6 @@ def test_partitions_a_real_pdf_with_the_network_unavailable(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr[-3000:]
     assert "NETWORK-UP" not in done.stdout
     kinds = ast.literal_eval(done.stdout.split("KINDS", 1)[1].split("\n", 1)[0].strip())
-    assert kinds.get("NarrativeText", 0) >= 20
+    assert kinds.get("NarrativeText", 0) >= 10
     assert int(done.stdout.split("CHUNKS")[1]) >= 5
     assert not list(tmp_path.rglob("en_core_web_sm*"))

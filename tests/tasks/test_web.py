@@ -8,10 +8,10 @@ import time
 import pytest
 from site_server import Page, html, redirect, serve
 
-from tasks.text import find_links
 from tasks.documents.crawl import FetchedPage, crawl
 from tasks.documents.fetch import Fetcher, FetchFailed, FetchRefused, FetchSettings, refused_reason
 from tasks.documents.urls import crawlable_link
+from tasks.text import find_links
 
 LOOPBACK = "127.0.0.1/32"
 

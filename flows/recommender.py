@@ -62,7 +62,7 @@ def publish_new_version(k: int, min_recall: float, chunk_size: int) -> BuildOutc
     with timed(seconds, "load vectors"):
         vectors = load_sentence_vectors(quote(corpus))
     with timed(seconds, "build index"):
-        built = build_index(quote(corpus), vectors, k, min_recall)
+        built = build_index(quote(corpus), vectors, k, min_recall)  # type: ignore[call-overload]  # quote() is unwrapped
     with timed(seconds, "publish"):
         published = publish_package(built)
         version_id = make_current(published, built.manifest)

@@ -6,11 +6,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +26,7 @@ def _configure_sqlite(engine: Engine) -> None:
     """WAL, a busy timeout and enforced foreign keys: SQLite's defaults suit none of our writers."""
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -56,6 +56,16 @@ def get_engine(url: str) -> Engine:
 def insert_for(session: Session) -> Callable[..., Any]:
     """The session's dialect `insert`, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def table_of(model: type[Any]) -> Table:
+    """The Core table of a mapped class, for statements that bypass the ORM (typed as a Table)."""
+    return cast(Table, model.__table__)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT, UPDATE or DELETE matched (execute() is typed as returning a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 @contextmanager

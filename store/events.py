@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from store.db import insert_for
+from store.db import insert_for, rowcount, table_of
 from store.models import Event
 
 
@@ -57,18 +57,18 @@ def read_event(session: Session, dedup_key: str) -> EventRow | None:
 
 def read_events(session: Session, dedup_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows = session.execute(select(Event.dedup_key, Event.payload).where(Event.dedup_key.in_(list(dedup_keys))))
-    return {key: payload for key, payload in rows}
+    return dict(rows.tuples().all())
 
 
 def replace_event_payload(session: Session, event: EventRow, payload: dict[str, Any]) -> bool:
     """Compare-and-set: replace the payload only if it is still the one read (its stored text)."""
     result = session.execute(
-        Event.__table__.update()
+        table_of(Event).update()
         .where(Event.id == event.id, cast(Event.payload, Text) == event.raw_payload)
         .values(payload=payload)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def set_event_payload(session: Session, dedup_key: str, payload: dict[str, Any]) -> None:
-    session.execute(Event.__table__.update().where(Event.dedup_key == dedup_key).values(payload=payload))
+    session.execute(table_of(Event).update().where(Event.dedup_key == dedup_key).values(payload=payload))

@@ -7,10 +7,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from store.db import insert_for
+from store.db import insert_for, rowcount, table_of
 from store.models import ProducedTextVersion, TaskExecution, Todo, TodoScheduling
 
 
@@ -79,6 +79,7 @@ def claim_extraction(
 
     The conditional UPDATE is the claim: of two runs racing on one execution, only one matches.
     """
+    not_yet: ColumnElement[bool]
     if version_id is None:
         not_yet = TaskExecution.todos_extracted_at.is_(None)
     else:
@@ -87,16 +88,16 @@ def claim_extraction(
             TaskExecution.todos_extracted_from_version != version_id,
         )
     result = session.execute(
-        TaskExecution.__table__.update()
+        table_of(TaskExecution).update()
         .where(TaskExecution.id == task_execution_id, not_yet)
         .values(todos_extracted_from_version=version_id, todos_extracted_at=now)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def insert_todos(
     session: Session, rows: Sequence[dict[str, Any]], scheduled_for: Sequence[dt.date], source_run_id: str | None
-) -> list[int]:
+) -> dict[str, int]:
     """Insert todos and their first scheduling row; a todo already saved (same dedup key) is skipped.
 
     Returns {dedup_key: todo id} of the todos actually inserted.
@@ -112,7 +113,7 @@ def insert_todos(
     ).all()
     if inserted:
         session.execute(
-            TodoScheduling.__table__.insert(),
+            table_of(TodoScheduling).insert(),
             [
                 {
                     "todo_id": todo_id,

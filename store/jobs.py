@@ -6,13 +6,16 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from store.db import insert_for
+from store.db import insert_for, rowcount
 from store.models import JobRecord
 
 IN_CHUNK = 500
+FINAL = ("completed", "failed", "cancelled", "crashed")
+# What the ledger keeps of a job's flow run (the Jobs API answers from it).
+RUN_FIELDS = ("status", "state_name", "run_name", "scheduled_at", "started_at", "finished_at", "error")
 
 
 def accept(session: Session, job: dict[str, Any]) -> tuple[JobRecord, bool]:
@@ -24,22 +27,24 @@ def accept(session: Session, job: dict[str, Any]) -> tuple[JobRecord, bool]:
     statement = insert_for(session)(JobRecord).values(**job)
     if job.get("idempotency_key") is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["type", "idempotency_key"])
-    created = session.execute(statement).rowcount == 1
+    created = rowcount(session.execute(statement)) == 1
     if created:
         row = session.get(JobRecord, job["id"])
     else:
         row = session.scalar(select(JobRecord).where(JobRecord.type == job["type"],
                                                      JobRecord.idempotency_key == job["idempotency_key"]))
-    assert row is not None
+    if row is None:  # inserted and gone, or refused and absent: only a concurrent delete does that
+        raise LookupError(f"job {job['id']} ({job['type']}) was neither stored nor found: accept it again")
     return row, created
 
 
 def due(session: Session, now: dt.datetime, limit: int) -> list[JobRecord]:
-    """Jobs waiting for their flow run (and not given up on), oldest first."""
+    """Jobs waiting to be handed over (not in a batch, not given up on), oldest first."""
     return list(session.scalars(
         select(JobRecord)
-        .where(JobRecord.flow_run_id.is_(None), JobRecord.dispatch_error.is_(None),
-               JobRecord.cancel_requested.is_(False), JobRecord.next_attempt_at <= now)
+        .where(JobRecord.flow_run_id.is_(None), JobRecord.batch_run_id.is_(None),
+               JobRecord.dispatch_error.is_(None), JobRecord.cancel_requested.is_(False),
+               JobRecord.next_attempt_at <= now)
         .order_by(JobRecord.next_attempt_at, JobRecord.created_at)
         .limit(limit)
     ))
@@ -48,15 +53,22 @@ def due(session: Session, now: dt.datetime, limit: int) -> list[JobRecord]:
 def next_due_at(session: Session) -> dt.datetime | None:
     return session.scalar(
         select(JobRecord.next_attempt_at)
-        .where(JobRecord.flow_run_id.is_(None), JobRecord.dispatch_error.is_(None),
-               JobRecord.cancel_requested.is_(False))
+        .where(JobRecord.flow_run_id.is_(None), JobRecord.batch_run_id.is_(None),
+               JobRecord.dispatch_error.is_(None), JobRecord.cancel_requested.is_(False))
         .order_by(JobRecord.next_attempt_at).limit(1)
     )
 
 
-def dispatched(session: Session, job_id: str, flow_run_id: str) -> bool:
-    """Record the job's flow run; returns whether a cancel was asked for meanwhile."""
-    session.execute(update(JobRecord).where(JobRecord.id == job_id).values(flow_run_id=flow_run_id))
+def run_key(job_id: str) -> str:
+    """Prefect's idempotency key of the job's flow run: whoever creates it, a job has one run."""
+    return f"nightshift-job:{job_id}"
+
+
+def dispatched(session: Session, job_id: str, flow_run_id: str, state: dict[str, Any] | None = None,
+               at: dt.datetime | None = None) -> bool:
+    """Record the job's flow run (and its state, RUN_FIELDS); return whether a cancel was asked meanwhile."""
+    values = {name: (state or {}).get(name) for name in RUN_FIELDS} | {"synced_at": at} if state else {}
+    session.execute(update(JobRecord).where(JobRecord.id == job_id).values(flow_run_id=flow_run_id, **values))
     return bool(session.scalar(select(JobRecord.cancel_requested).where(JobRecord.id == job_id)))
 
 
@@ -77,11 +89,11 @@ def cancel_waiting(session: Session, job_id: str) -> bool:
     The flag is set either way: a dispatcher that creates the run at this very moment reads it back
     right after recording the run, and cancels the run itself.
     """
-    done = session.execute(
+    done = rowcount(session.execute(
         update(JobRecord)
         .where(JobRecord.id == job_id, JobRecord.flow_run_id.is_(None), JobRecord.dispatch_error.is_(None))
         .values(cancel_requested=True, final_status="cancelled")
-    ).rowcount
+    ))
     if not done:
         session.execute(update(JobRecord).where(JobRecord.id == job_id).values(cancel_requested=True))
     return bool(done)
@@ -91,11 +103,71 @@ def get(session: Session, job_id: str) -> JobRecord | None:
     return session.get(JobRecord, job_id)
 
 
-def keep_final(session: Session, statuses: dict[str, str]) -> None:
-    """Remember final statuses seen in Prefect, so lists filter on them here."""
-    for job_id, status in statuses.items():
-        session.execute(update(JobRecord).where(JobRecord.id == job_id, JobRecord.final_status.is_(None))
-                        .values(final_status=status))
+def record_runs(session: Session, runs: dict[str, dict[str, Any]], at: dt.datetime) -> int:
+    """Keep the state of the jobs' flow runs as read at `at` ({job id: RUN_FIELDS}); return the rows changed.
+
+    A final status is written once and kept; rows whose state did not change only get `synced_at`.
+    """
+    if not runs:
+        return 0
+    current = {r.id: r for r in session.scalars(select(JobRecord).where(JobRecord.id.in_(list(runs))))}
+    changed = 0
+    for job_id, fields in runs.items():
+        record = current.get(job_id)
+        if record is None or record.final_status is not None:
+            continue
+        values = {name: fields.get(name) for name in RUN_FIELDS}
+        if any(getattr(record, name) != value for name, value in values.items()):
+            if values["status"] in FINAL:
+                values["final_status"] = values["status"]
+            session.execute(update(JobRecord).where(JobRecord.id == job_id, JobRecord.final_status.is_(None))
+                            .values(**values, synced_at=at))
+            changed += 1
+    unchanged = [i for i in runs if i in current]
+    for start in range(0, len(unchanged), IN_CHUNK):
+        session.execute(update(JobRecord).where(JobRecord.id.in_(unchanged[start : start + IN_CHUNK]))
+                        .values(synced_at=at))
+    return changed
+
+
+def running(session: Session) -> list[JobRecord]:
+    """Jobs with a flow run whose end is not recorded yet: the dispatcher keeps their state current."""
+    return list(session.scalars(select(JobRecord).where(JobRecord.final_status.is_(None),
+                                                        JobRecord.flow_run_id.is_not(None))))
+
+
+def batched(session: Session, job_ids: list[str], batch_run_id: str) -> None:
+    """Hand these jobs to one run of the batch flow (they are no longer due)."""
+    session.execute(update(JobRecord).where(JobRecord.id.in_(job_ids), JobRecord.batch_run_id.is_(None),
+                                            JobRecord.flow_run_id.is_(None))
+                    .values(batch_run_id=batch_run_id))
+
+
+def claim(session: Session, job_id: str, batch_run_id: str, flow_run_id: str, at: dt.datetime) -> bool:
+    """The batch `batch_run_id` takes the job to run it as `flow_run_id`; False when it is not its job
+    (cancelled meanwhile, or handed to another batch after this one was given up on)."""
+    return rowcount(session.execute(
+        update(JobRecord)
+        .where(JobRecord.id == job_id, JobRecord.batch_run_id == batch_run_id,
+               JobRecord.cancel_requested.is_(False), JobRecord.final_status.is_(None),
+               or_(JobRecord.flow_run_id.is_(None), JobRecord.flow_run_id == flow_run_id))
+        .values(flow_run_id=flow_run_id, status="pending", synced_at=at)
+    )) == 1
+
+
+def in_batches(session: Session) -> list[JobRecord]:
+    """Jobs handed to a batch whose flow run has not started (no run yet, or one still pending)."""
+    return list(session.scalars(select(JobRecord).where(
+        JobRecord.batch_run_id.is_not(None), JobRecord.final_status.is_(None),
+        or_(JobRecord.status.is_(None), JobRecord.status == "pending"))))
+
+
+def unbatch(session: Session, job_ids: list[str]) -> None:
+    """Jobs whose batch ended before their flow run started: due again (a new batch finds the same run)."""
+    session.execute(update(JobRecord).where(
+        JobRecord.id.in_(job_ids), JobRecord.final_status.is_(None),
+        or_(JobRecord.status.is_(None), JobRecord.status == "pending"))
+        .values(batch_run_id=None, flow_run_id=None, status=None, synced_at=None))
 
 
 def active(session: Session, types: Iterable[str] | None) -> list[JobRecord]:

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from store.models import Event, utcnow
 from store.events import insert_event, read_event, replace_event_payload, set_event_payload
+from store.models import Event, utcnow
 
 KIND = "operator-mail"
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Date, Text, and_, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from store.db import rowcount, table_of
 from store.models import Task, TaskExecution, Todo, TodoScheduling, UTCDateTime
 from store.paging import keyset_pages
 
@@ -87,7 +88,8 @@ def todo_details(session: Session, todo_id: int) -> TodoDetails:
         .where(Todo.id == todo_id)
     ).one()
     times = session.scalar(select(func.count()).select_from(TodoScheduling).where(TodoScheduling.todo_id == todo_id))
-    return TodoDetails(*row, times_scheduled=int(times or 0))
+    todo, description, execution_title, task_name, task_definition = row
+    return TodoDetails(todo, description, execution_title, task_name, task_definition, int(times or 0))
 
 
 def upcoming_open_todos(session: Session, user_id: int, from_date: dt.date, limit: int = 20) -> list[tuple[str, dt.date]]:
@@ -110,8 +112,8 @@ def open_todo_counts(session: Session, user_id: int, days: Sequence[dt.date]) ->
         .join(TodoScheduling, TodoScheduling.id == newest_scheduling_id())
         .where(is_open(), Todo.user_id == user_id, TodoScheduling.scheduled_for.in_(list(days)))
         .group_by(TodoScheduling.scheduled_for)
-    ).all()
-    return {day: count for day, count in rows}
+    ).tuples().all()
+    return dict(rows)
 
 
 def append_scheduling(
@@ -137,11 +139,11 @@ def append_scheduling(
         literal(source_run_id, Text()),
     ).where(newest_scheduling_id(literal(todo_id)) == expected_scheduling_id)
     result = session.execute(
-        TodoScheduling.__table__.insert().from_select(
+        table_of(TodoScheduling).insert().from_select(
             ["todo_id", "scheduled_for", "created_at", "justification", "source_run_id"], guarded
         )
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 @dataclass(frozen=True)

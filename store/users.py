@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from store.models import User
@@ -65,7 +65,7 @@ def user_ids_page(
     query = select(User.id).where(User.id > after_id).order_by(User.id).limit(limit)
     if zones is not None:
         named = [z for z in zones if z is not None]
-        query = query.where(or_(User.timezone.in_(named), User.timezone.is_(None) if None in zones else False))
+        query = query.where(or_(User.timezone.in_(named), User.timezone.is_(None) if None in zones else false()))
     if opted_in_only:
         query = query.where(User.todo_email_opt_in.is_(True))
     if user_ids is not None:

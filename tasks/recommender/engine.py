@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from annoy import AnnoyIndex
 from pydantic import BaseModel
+
 from store import recommender as queries
 from tasks.recommender.package import PackageRefused, package_key, unpack_safely
 from tasks.runtime import run_logger
@@ -48,7 +49,7 @@ class Engine:
                 vector, min(wanted, total), search_k=max(search_k, n_trees * wanted), include_distances=True
             )
             best: dict[int, float] = {}
-            for item, distance in zip(items, distances):
+            for item, distance in zip(items, distances, strict=True):
                 publication = int(self.sentence_publications[item])
                 if publication != exclude and publication not in best:
                     best[publication] = 1.0 - distance * distance / 2.0  # angular distance -> cosine
@@ -113,7 +114,7 @@ class EngineCache:
             return
         try:
             engine = load_engine(profile.storage, version_id, checksum)
-        except Exception as exc:  # noqa: BLE001 — the version in service keeps serving; the error is logged
+        except Exception as exc:  # the version in service keeps serving; the error is logged
             self._refused[version_id] = (time.monotonic(), str(exc))
             run_logger().error(
                 "recommender version %s refused, keeping version %s: %s",
@@ -169,12 +170,11 @@ def recommend_with(profile: Any, text: str | None, publication_id: int | None, k
     if (text is None) == (publication_id is None):
         raise ValueError("give either a text or a publication_id")
     engine = ENGINES.get(profile)
-    if text is not None:
-        [vector] = profile.embedder.embed([text])
-        scored, query = engine.by_vector(vector, k), f"text {text[:80]!r}"
-    else:
-        assert publication_id is not None
+    if publication_id is not None:
         scored, query = engine.by_publication(publication_id, k), f"publication {publication_id}"
+    else:
+        [vector] = profile.embedder.embed([text])
+        scored, query = engine.by_vector(vector, k), f"text {str(text)[:80]!r}"
     with profile.database.session() as session:
         titles = queries.publication_titles(session, [p for p, _ in scored])
     items = [Recommendation(publication_id=p, title=titles.get(p, ""), score=round(s, 4)) for p, s in scored]

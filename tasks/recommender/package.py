@@ -9,7 +9,7 @@ import shutil
 import tarfile
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from blocks.settings import RecommenderLimits
 
@@ -66,8 +66,7 @@ def unpack_safely(data: bytes, destination: Path) -> dict[str, Any]:
         manifest = _read_manifest(archive, by_name["manifest.json"])
         for name in FILES:
             digest = hashlib.sha256()
-            source = archive.extractfile(by_name[name])
-            assert source is not None  # regular files always have content
+            source = _member_file(archive, by_name[name])
             for block in iter(lambda: source.read(1 << 20), b""):  # noqa: B023 — consumed within the iteration
                 digest.update(block)
             if digest.hexdigest() != manifest["files"].get(name):
@@ -76,8 +75,7 @@ def unpack_safely(data: bytes, destination: Path) -> dict[str, Any]:
             raise PackageRefused("the manifest's checksum does not match its files")
         destination.mkdir(parents=True, exist_ok=True)
         for member in members:
-            source = archive.extractfile(member)
-            assert source is not None
+            source = _member_file(archive, member)
             with source, (destination / member.name).open("wb") as target:
                 shutil.copyfileobj(source, target)
     return manifest
@@ -86,13 +84,19 @@ def unpack_safely(data: bytes, destination: Path) -> dict[str, Any]:
 MANIFEST_MAX_BYTES = 1_000_000
 
 
+def _member_file(archive: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    """The content of a member _check_members accepted (a regular file, so it always has one)."""
+    source = archive.extractfile(member)
+    if source is None:
+        raise PackageRefused(f"package member {member.name!r} has no content")
+    return source
+
+
 def _read_manifest(archive: tarfile.TarFile, member: tarfile.TarInfo) -> dict[str, Any]:
     if member.size > MANIFEST_MAX_BYTES:
         raise PackageRefused(f"manifest.json is {member.size:,} bytes; a manifest is never over {MANIFEST_MAX_BYTES:,}")
-    source = archive.extractfile(member)
-    assert source is not None
     try:
-        manifest = json.loads(source.read())
+        manifest = json.loads(_member_file(archive, member).read())
     except ValueError as exc:
         raise PackageRefused(f"manifest.json is not JSON: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):

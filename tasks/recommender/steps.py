@@ -58,6 +58,14 @@ def retry_transient(_task: Any, _task_run: Any, state: Any) -> bool:
     return not isinstance(getattr(state, "data", None), PERMANENT_ERRORS)
 
 
+def build_step(**options: Any) -> Any:
+    """The decorator of a build task: two retries of transient errors, no cache (it reads the live database)."""
+    return task(
+        **{"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": retry_transient,
+           "cache_policy": NO_CACHE, **options}
+    )
+
+
 @contextmanager
 def build_slot(wait_seconds: float) -> Iterator[bool]:
     """Hold the single build slot (a Prefect global concurrency limit of 1); False when it stayed taken."""
@@ -85,13 +93,7 @@ def recent_version(newer_than_hours: float | None) -> int | None:
     return None
 
 
-@task(
-    name="collect-sentences",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@build_step(name="collect-sentences")
 def collect_sentences() -> SentenceCorpus:
     """Every publication's text, split into sentences."""
     with load_profile().database.session() as session:
@@ -103,13 +105,7 @@ def collect_sentences() -> SentenceCorpus:
     return corpus
 
 
-@task(
-    name="find-missing-embeddings",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@build_step(name="find-missing-embeddings")
 def find_missing_embeddings(corpus: SentenceCorpus) -> list[str]:
     """Hashes of the sentences not embedded yet with the profile's model."""
     profile = load_profile()
@@ -124,14 +120,7 @@ def _embed_run_name() -> str:
     return f"embed-sentences-{len(task_run.parameters.get('texts') or {})}"
 
 
-@task(
-    name="embed-sentences",
-    task_run_name=_embed_run_name,
-    retries=1,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@build_step(name="embed-sentences", task_run_name=_embed_run_name, retries=1, retry_delay_seconds=5)
 def embed_sentences(texts: dict[str, str]) -> int:
     """Embed one chunk of sentences and store the vectors (a retry redoes only unfinished chunks)."""
     profile = load_profile()
@@ -148,13 +137,7 @@ def embed_sentences(texts: dict[str, str]) -> int:
     return len(order)
 
 
-@task(
-    name="load-sentence-vectors",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@build_step(name="load-sentence-vectors")
 def load_sentence_vectors(corpus: SentenceCorpus) -> np.ndarray:
     """The vectors of every indexed sentence, in index order."""
     profile = load_profile()
@@ -232,13 +215,7 @@ class PublishedPackage:
     size: int
 
 
-@task(
-    name="publish-recommender-package",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@build_step(name="publish-recommender-package")
 def publish_package(built: BuiltPackage) -> PublishedPackage:
     """Upload the package under its own version folder; nothing points at it yet."""
     data = pack(Path(built.folder), built.manifest)
@@ -251,13 +228,7 @@ def publish_package(built: BuiltPackage) -> PublishedPackage:
     return PublishedPackage(key=key, uri=uri, checksum=checksum, size=len(data))
 
 
-@task(
-    name="make-recommender-version-current",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@build_step(name="make-recommender-version-current")
 def make_current(published: PublishedPackage, manifest: dict[str, Any]) -> int:
     """Record the version and flip the current pointer to it in one transaction."""
     with load_profile().database.session() as session:

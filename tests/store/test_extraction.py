@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+from factories import add_version, make_execution
 from sqlalchemy import func, select
 
-from factories import add_version, make_execution
 from store import extraction
 from store.db import session_scope
 from store.models import ProducedTextVersion, TaskExecution, Todo, TodoScheduling
@@ -17,11 +17,11 @@ QUIET = dt.timedelta(minutes=10)
 
 def _due(url: str) -> list[int]:
     with session_scope(url) as session:
-        return extraction.executions_due_for_extraction(session, dt.datetime.now(dt.timezone.utc), QUIET, 100)
+        return extraction.executions_due_for_extraction(session, dt.datetime.now(dt.UTC), QUIET, 100)
 
 
 def test_selects_quiet_unextracted_executions_only(db_url: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     quiet = make_execution(db_url, produced_at=now - dt.timedelta(minutes=30))
     recent = make_execution(db_url, produced_at=now - dt.timedelta(minutes=2))
     no_text = make_execution(db_url, with_produced_text=False)
@@ -30,7 +30,7 @@ def test_selects_quiet_unextracted_executions_only(db_url: str) -> None:
 
 
 def test_extracted_version_is_not_selected_again_but_a_newer_one_is(db_url: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     execution = make_execution(db_url, produced_at=now - dt.timedelta(minutes=30))
     with session_scope(db_url) as session:
         version = extraction.latest_version_id(session, execution)
@@ -43,7 +43,7 @@ def test_extracted_version_is_not_selected_again_but_a_newer_one_is(db_url: str)
 
 
 def test_latest_version_is_by_created_at_not_id(db_url: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     execution = make_execution(db_url, produced_at=now - dt.timedelta(minutes=15))
     add_version(db_url, execution, "backfilled older", created_at=now - dt.timedelta(days=2))
     with session_scope(db_url) as session:
@@ -54,7 +54,7 @@ def test_latest_version_is_by_created_at_not_id(db_url: str) -> None:
 
 def test_claim_succeeds_once_per_version(db_url: str) -> None:
     execution = make_execution(db_url)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with session_scope(db_url) as session:
         version = extraction.latest_version_id(session, execution)
     with session_scope(db_url) as session:
@@ -73,7 +73,7 @@ def test_claim_race_has_one_winner(db_url: str) -> None:
     def claim() -> None:
         barrier.wait()
         with session_scope(db_url) as session:
-            results.append(extraction.claim_extraction(session, execution, version, dt.datetime.now(dt.timezone.utc)))
+            results.append(extraction.claim_extraction(session, execution, version, dt.datetime.now(dt.UTC)))
 
     threads = [threading.Thread(target=claim) for _ in range(4)]
     for t in threads:
@@ -85,7 +85,7 @@ def test_claim_race_has_one_winner(db_url: str) -> None:
 
 def test_insert_todos_skips_existing_dedup_keys(db_url: str) -> None:
     execution = make_execution(db_url)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with session_scope(db_url) as session:
         user_id = session.get(TaskExecution, execution).user_id
 

@@ -12,7 +12,7 @@ from store import jobs as ledger
 from store.db import session_scope
 from store.models import JobRecord
 
-NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 
 
 def _job(created: dt.datetime = NOW, key: str | None = None, type_: str = "extract_todos") -> dict:

@@ -23,9 +23,9 @@ from store.scheduling import (
     upcoming_open_todos,
 )
 from store.users import UserRow, users_by_id, users_for_sweep
+from tasks import timezones
 from tasks.reports import markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
-from tasks.timezones import user_zone
 
 MAX_DAYS_AHEAD = 90
 
@@ -104,7 +104,7 @@ def reschedule_overdue_todos(user_ids: list[int], now: dt.datetime) -> list[Resc
     logger = run_logger()
     with profile.database.session() as session:
         users = {user.id: user for user in users_by_id(session, user_ids)}
-        local_dates = {uid: now.astimezone(user_zone(u.timezone, uid, logger)).date() for uid, u in users.items()}
+        local_dates = {uid: timezones.local_date(now, u.timezone, uid, logger) for uid, u in users.items()}
         by_day: dict[dt.date, list[int]] = defaultdict(list)
         for uid, day in local_dates.items():
             by_day[day].append(uid)
@@ -117,7 +117,7 @@ def reschedule_overdue_todos(user_ids: list[int], now: dt.datetime) -> list[Resc
     for uid, todos in overdue.items():
         try:
             outcomes += reschedule_user(profile.database, profile.llm, users[uid], todos, local_dates[uid])
-        except Exception as exc:  # noqa: BLE001 — reported per todo; the run fails and the next sweep retries
+        except Exception as exc:  # reported per todo; the run fails and the next sweep retries
             logger.error("user %s: rescheduling failed: %s", uid, exc)
             outcomes += [RescheduleOutcome(todo_id=t.todo_id, user_id=uid, status="failed", error=str(exc)) for t in todos]
     return outcomes
@@ -156,7 +156,7 @@ def decide(llm: LLM, context: RescheduleContext) -> tuple[dt.date, str, str | No
     """The extractor's date when it is usable, else the rule's: (date, justification, rejection, who)."""
     try:
         day, justification, rejected = validate_proposal(llm.propose_reschedule(context), context.local_date)
-    except Exception as exc:  # noqa: BLE001 — an extractor outage must not stop rescheduling
+    except Exception as exc:  # an extractor outage must not stop rescheduling
         day, justification, rejected = None, None, f"the extractor failed: {exc}"
     if day is not None and justification is not None:
         return day, justification, None, "extractor"

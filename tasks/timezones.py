@@ -21,5 +21,7 @@ def user_zone(timezone: str | None, user_id: int, logger: logging.Logger | loggi
         return UTC
 
 
-def local_now(zone: ZoneInfo, now: dt.datetime) -> dt.datetime:
-    return now.astimezone(zone)
+def local_date(now: dt.datetime, timezone: str | None, user_id: int,
+               logger: logging.Logger | logging.LoggerAdapter) -> dt.date:
+    """The user's date at the instant `now` (UTC when the user has no zone or a bad one)."""
+    return now.astimezone(user_zone(timezone, user_id, logger)).date()

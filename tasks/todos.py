@@ -16,7 +16,7 @@ from blocks.rules.text import normalize_description
 from store import executions, extraction, todos
 from tasks.reports import markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
-from tasks.timezones import user_zone
+from tasks.timezones import local_date
 
 TRUE_WORDS = {"true", "yes", "y", "1", "oui", "ja", "si", "sí"}
 FALSE_WORDS = {"false", "no", "n", "0", "non", "nein", ""}
@@ -105,7 +105,7 @@ def dedup_key(description: str, language_code: str | None = None) -> str:
 
 def todo_context(execution: executions.ExecutionForExtraction, known: list[str], now: dt.datetime) -> TodoContext:
     """Everything the extractor needs for one execution, in the user's local day."""
-    local_today = now.astimezone(user_zone(execution.timezone, execution.user_id, run_logger())).date()
+    local_today = local_date(now, execution.timezone, execution.user_id, run_logger())
     return TodoContext(
         task_execution_id=execution.task_execution_id,
         user_name=execution.user_name,

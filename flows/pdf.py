@@ -7,9 +7,9 @@ from typing import Any, Literal
 import numpy as np
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.futures import wait
 
 from blocks.profile import load_profile
+from tasks.fanout import side_by_side
 from tasks.pdf.chunk import element_kinds
 from tasks.pdf.partition import PagesPartition, page_batches
 from tasks.pdf.processes import close_partition_processes
@@ -95,14 +95,11 @@ def _partition(data: bytes, pages: int, strategy: str, job: Any, progress: Any) 
     """hi_res on the whole document; fast in page batches, each in a partition process under PdfLimits."""
     if strategy == "hi_res":
         return [partition_pages(data, 0, pages, strategy, job)]
-    ranges = page_batches(pages)
-    futures = [partition_pages.submit(data, first, last, strategy, job, in_process=True) for first, last in ranges]
-    parts = []
     try:
-        for (_, last), future in zip(ranges, futures, strict=True):  # side by side, read in order
-            parts.append(future.result())
-            update_progress_artifact(progress, 60.0 * last / pages)
-    finally:  # no batch left running (or still to start) when its processes stop
-        wait(futures)
+        return side_by_side(
+            lambda pages_range: partition_pages.submit(data, *pages_range, strategy, job, in_process=True),
+            page_batches(pages),
+            on_done=lambda pages_range: update_progress_artifact(progress, 60.0 * pages_range[1] / pages),
+        )
+    finally:  # side_by_side leaves no batch running when the partition processes stop
         close_partition_processes()
-    return parts

@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 TEST_ENV := PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: demo test stop install lock check-lock
+.PHONY: demo test lint stop install lock check-lock
 
 install: $(VENV)/.installed
 
@@ -35,5 +35,11 @@ demo: install
 stop:
 	bash deployments/demo/local.sh stop
 
-test: check-lock
-	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+# Lint (ruff's rule set in pyproject.toml) and types (mypy on the code layers; its cache in .mypy_cache).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# Lint and types first, then the suite with the code layers' coverage (files under 100 % and the total).
+test: check-lock lint
+	$(TEST_ENV) $(VENV)/bin/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import urlsplit
 
 from prefect import flow
@@ -79,9 +80,10 @@ def _store_in_batches(drafts: list[DocumentDraft]) -> list[DocumentResult]:
 
 def _fail_batch(batch: list[DocumentDraft], state: State) -> list[DocumentResult]:
     error = f"storing failed: {state.message or state.name}; re-run to retry"
-    fail_documents([d.document_id for d in batch], error)
-    return [DocumentResult(document_id=d.document_id, name=d.name, source_uri=d.source_uri,
-                           status="failed", error=error) for d in batch]
+    ids = [cast(int, d.document_id) for d in batch]  # registered drafts: every one has its id
+    fail_documents(ids, error)
+    return [DocumentResult(document_id=document_id, name=d.name, source_uri=d.source_uri,
+                           status="failed", error=error) for document_id, d in zip(ids, batch, strict=True)]
 
 
 def _fail_on_errors(results: list[DocumentResult]) -> None:

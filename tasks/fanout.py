@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from prefect import Task
 from prefect.client.schemas.objects import State
-from prefect.futures import wait
+from prefect.futures import PrefectFuture, wait
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -29,10 +30,10 @@ def chunked(items: Sequence[Item], size: int) -> list[list[Item]]:
 
 
 def side_by_side(
-    submit: Callable[[Unit], Any],
+    submit: Callable[[Unit], PrefectFuture[Result]],
     units: Sequence[Unit],
     on_failed: Callable[[Unit, State], Result] | None = None,
-    on_done: Callable[[Unit], None] | None = None,
+    on_done: Callable[[Unit], object] | None = None,
 ) -> list[Result]:
     """Submit one task run per unit (`submit(unit)` returns its future); return their results in order.
 
@@ -57,7 +58,7 @@ def side_by_side(
 
 
 def fan_out(
-    step: Any,
+    step: Task[..., list[Outcome]],
     items: Sequence[Item],
     chunk_size: int,
     *args: Any,

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ZONES = ["Europe/Paris", "Europe/Berlin", "Europe/Madrid", "Africa/Lagos"]  # all UTC+1 in November
 MONDAY, TUESDAY = dt.date(2026, 11, 23), dt.date(2026, 11, 24)
-AT_0830 = {MONDAY: dt.datetime(2026, 11, 23, 7, 30, tzinfo=dt.timezone.utc),
-           TUESDAY: dt.datetime(2026, 11, 24, 7, 30, tzinfo=dt.timezone.utc)}
+AT_0830 = {MONDAY: dt.datetime(2026, 11, 23, 7, 30, tzinfo=dt.UTC),
+           TUESDAY: dt.datetime(2026, 11, 24, 7, 30, tzinfo=dt.UTC)}
 WORKERS = 4  # the flow's ThreadPoolTaskRunner(max_workers=4)
 
 
@@ -68,8 +68,8 @@ def seed(url: str, users: int) -> None:
     from store.models import Task, TaskExecution, Todo, TodoScheduling, User
 
     migrate(url)
-    created = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
-    moved_at = dt.datetime(2026, 11, 22, 20, 0, tzinfo=dt.timezone.utc)
+    created = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    moved_at = dt.datetime(2026, 11, 22, 20, 0, tzinfo=dt.UTC)
     with get_engine(url).begin() as conn:
         conn.execute(Task.__table__.insert(), [{"id": 1, "name": "Pitch deck review", "definition": "Review"}])
         conn.execute(User.__table__.insert(), [
@@ -139,8 +139,7 @@ def main() -> int:
 
 def run(url: str, home: Path, smtp_port: int, sent, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from blocks.mailer import SmtpMailer
-    from blocks.profile import clear_profile_cache
-    from blocks.profile import embedded_profile
+    from blocks.profile import clear_profile_cache, embedded_profile
     from deployments.operations.bootstrap import register_block_types, save_profile
     from flows.emails import send_daily_todo_emails
 

@@ -136,9 +136,9 @@ class Stack:
                    self.worker_environment())
 
     def spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+        with open(self.workdir / f"{name}.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
 
     def run(self, command: list[str]) -> None:
         done = subprocess.run(command, cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=300, check=False)

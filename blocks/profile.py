@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Union
 
 from prefect.blocks.core import Block
 from prefect.client.schemas.objects import BlockDocument
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from blocks.database import Database
 from blocks.embedder import SentenceTransformerEmbedder
@@ -31,14 +30,14 @@ class NightshiftProfile(Block):
     _description = "Picks the block of each role; workers load the profile named by NIGHTSHIFT_PROFILE."
 
     database: Database
-    storage: Union[LocalFolderStorage, S3ObjectStorage]
-    mailer: Union[OutboxMailer, SmtpMailer, SendGridMailer]
-    llm: Union[OfflineLLM, OpenAICompatibleLLM] = Field(description="Extractor and writer.")
+    storage: LocalFolderStorage | S3ObjectStorage
+    mailer: OutboxMailer | SmtpMailer | SendGridMailer
+    llm: OfflineLLM | OpenAICompatibleLLM = Field(description="Extractor and writer.")
     embedder: SentenceTransformerEmbedder
     vector_store: ChromaVectorStore = Field(description="Chroma: one cosine collection per owner.")
 
     @classmethod
-    def _from_block_document(cls, block_document: BlockDocument) -> "NightshiftProfile":
+    def _from_block_document(cls, block_document: BlockDocument) -> NightshiftProfile:
         """Tell each Union field which block type its referenced document is.
 
         Prefect hydrates nested documents as plain dicts, and pydantic would take the first Union
@@ -58,7 +57,7 @@ def embedded_profile(home: Path, database_url: str | None = None) -> NightshiftP
     """The embedded default: SQLite, local folders, outbox mail, offline extractor, shipped model."""
     home = home.resolve()
     return NightshiftProfile(
-        database=Database(url=database_url or f"sqlite:///{home / 'nightshift.db'}"),
+        database=Database(url=SecretStr(database_url or f"sqlite:///{home / 'nightshift.db'}")),
         storage=LocalFolderStorage(root=str(home / "objects")),
         mailer=OutboxMailer(folder=str(home / "outbox")),
         llm=OfflineLLM(),
@@ -90,12 +89,16 @@ def load_profile(name: str | None = None) -> NightshiftProfile:
     with _cache_lock:
         if name not in _cache:
             try:
-                _cache[name] = NightshiftProfile.load(name)
+                loaded = NightshiftProfile.load(name)
             except ValueError as exc:
                 raise LookupError(
                     f"no nightshift-profile block named {name!r} on the Prefect server: "
                     f"run `nightshift bootstrap` (or create it in the UI) first"
                 ) from exc
+            if not isinstance(loaded, NightshiftProfile):  # Prefect hands back a coroutine on an event loop
+                loaded.close()
+                raise RuntimeError("load_profile() blocks: call it from a thread (anyio.to_thread.run_sync)")
+            _cache[name] = loaded
         return _cache[name]
 
 

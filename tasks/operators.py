@@ -61,15 +61,9 @@ def mail_once(key: str, message: EmailMessage, details: dict[str, str | None]) -
 @task(retries=2, retry_delay_seconds=5)
 def mail_operators(flow_run_id: str, to: str) -> str:
     """Mail the operators about flow run `flow_run_id`; return the Message-ID ("" when skipped)."""
-    from prefect.utilities.asyncutils import run_coro_as_sync
-
-    async def read() -> tuple:  # type: ignore[type-arg]
-        async with get_client() as client:
-            run = await client.read_flow_run(UUID(flow_run_id))
-            deployment = await client.read_deployment(run.deployment_id) if run.deployment_id else None
-            return run, deployment
-
-    run, deployment = run_coro_as_sync(read())
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(flow_run_id))
+        deployment = client.read_deployment(run.deployment_id) if run.deployment_id else None
     if deployment is not None and deployment.name == NOTIFIER_DEPLOYMENT.split("/")[1]:
         get_run_logger().warning("not mailing about the notifier's own run %s (no loops)", flow_run_id)
         return ""

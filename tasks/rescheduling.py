@@ -117,7 +117,7 @@ def reschedule_overdue_todos(user_ids: list[int], now: dt.datetime) -> list[Resc
     for uid, todos in overdue.items():
         try:
             outcomes += reschedule_user(profile.database, profile.llm, users[uid], todos, local_dates[uid])
-        except Exception as exc:  # reported per todo; the run fails and the next sweep retries
+        except Exception as exc:  # noqa: BLE001 - reported per todo; the run fails and the next sweep retries
             logger.error("user %s: rescheduling failed: %s", uid, exc)
             outcomes += [RescheduleOutcome(todo_id=t.todo_id, user_id=uid, status="failed", error=str(exc)) for t in todos]
     return outcomes
@@ -156,7 +156,7 @@ def decide(llm: LLM, context: RescheduleContext) -> tuple[dt.date, str, str | No
     """The extractor's date when it is usable, else the rule's: (date, justification, rejection, who)."""
     try:
         day, justification, rejected = validate_proposal(llm.propose_reschedule(context), context.local_date)
-    except Exception as exc:  # an extractor outage must not stop rescheduling
+    except Exception as exc:  # noqa: BLE001 - an extractor outage must not stop rescheduling
         day, justification, rejected = None, None, f"the extractor failed: {exc}"
     if day is not None and justification is not None:
         return day, justification, None, "extractor"

@@ -20,6 +20,7 @@ import charset_normalizer
 import lxml.html
 import trafilatura
 from langchain_text_splitters import RecursiveCharacterTextSplitter
+from trafilatura.metadata import Document
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 100
@@ -79,9 +80,10 @@ def normalize_text(text: str) -> str:
 def extract_main_text(raw: bytes, declared_charset: str | None, url: str | None = None) -> PageText:
     """Title and main text of an HTML page (boilerplate removed), with its language when known."""
     html = decode_html(raw, declared_charset)
-    document = trafilatura.bare_extraction(
+    extracted = trafilatura.bare_extraction(
         html, url=url, include_tables=True, include_comments=False, with_metadata=True
     )
+    document = extracted if isinstance(extracted, Document) else None  # a dict only with as_dict=True
     text = normalize_text(document.text or "") if document is not None else ""
     title = (document.title or "") if document is not None else ""
     language = document.language if document is not None else None

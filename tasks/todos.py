@@ -218,7 +218,7 @@ def extract_todos_for_executions(task_execution_ids: list[int], force: bool = Fa
     for task_execution_id in task_execution_ids:
         try:
             outcomes.append(extract_one(profile.database, profile.llm, task_execution_id, force))
-        except Exception as exc:  # recorded in the outcome and the report, and fails the run
+        except Exception as exc:  # noqa: BLE001 - recorded in the outcome and the report, and fails the run
             run_logger().error("execution %s: todo extraction failed: %s", task_execution_id, exc)
             outcomes.append(ExtractionOutcome(task_execution_id=task_execution_id, status="failed", error=str(exc)))
     return outcomes

@@ -20,7 +20,7 @@ CONVERSATION_EN = [
 
 
 def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+    return dt.datetime(*args, tzinfo=dt.UTC)
 
 
 def make_execution(
@@ -37,7 +37,7 @@ def make_execution(
 ) -> int:
     """A finished task execution with messages and one produced text version; returns its id."""
     n = next(_counter)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with session_scope(url) as session:
         if user_id is None:
             user = User(name=f"User {n}", email=f"user{n}-{id(session)}@example.com", timezone=timezone,
@@ -65,7 +65,7 @@ def make_execution(
 def add_version(url: str, execution_id: int, body: str, created_at: dt.datetime | None = None) -> int:
     with session_scope(url) as session:
         version = ProducedTextVersion(task_execution_id=execution_id, title="Hiring plan", body=body,
-                                      created_at=created_at or dt.datetime.now(dt.timezone.utc))
+                                      created_at=created_at or dt.datetime.now(dt.UTC))
         session.add(version)
         session.flush()
         return version.id

@@ -11,7 +11,7 @@ from store.db import session_scope
 from store.models import Event, Task, TaskExecution, Todo, TodoScheduling, User
 
 _counter = itertools.count(1)
-LONG_AGO = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+LONG_AGO = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def make_user(url: str, timezone: str | None, language_code: str = "en", opt_in: bool = True,
@@ -69,4 +69,4 @@ def schedule_of(url: str, todo_id: int) -> list[tuple[dt.date, str | None, str |
 
 def events(url: str) -> dict[str, dict]:
     with session_scope(url) as session:
-        return {key: payload for key, payload in session.execute(select(Event.dedup_key, Event.payload))}
+        return dict(session.execute(select(Event.dedup_key, Event.payload)).tuples().all())

@@ -128,7 +128,7 @@ def send_all(db: Any, mailer: Mailer, claimed: list[tuple[UserRow, str, str, Ren
             sent = None
             try:
                 send(build_message(user, rendered, message_id, key, now))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded for this user (unknown or refused); the others go on
                 _record_failure(db, mailer, key, base, exc, outcome)
                 continue
             sent = (key, {**base, "status": "sent", "sent_at": utcnow().isoformat()})

@@ -76,7 +76,7 @@ def send_daily_emails(
             try:
                 rendered = render_email(context, write(profile.llm, context))
                 ready.append((user, key, stable_message_id(key, mailer.from_address), rendered))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - this user's outcome says why; the others are sent
                 outcome.error = f"writing failed: {exc}"
     claimed = claim_all(db, mailer, ready, owner, dt.timedelta(minutes=stale_claim_minutes), outcomes)
     send_all(db, mailer, claimed, owner, now, outcomes)

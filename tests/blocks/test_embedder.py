@@ -18,7 +18,7 @@ def test_shipped_model_embeds_offline_with_meaningful_similarity() -> None:
     assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-4) for v in vectors)
 
     def cos(a: list[float], b: list[float]) -> float:
-        return sum(x * y for x, y in zip(a, b))
+        return sum(x * y for x, y in zip(a, b, strict=True))
 
     assert cos(vectors[0], vectors[1]) > cos(vectors[0], vectors[2]) + 0.3
     assert embedder.embed([]) == []

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
 from blocks.embedder import SentenceTransformerEmbedder
-from conftest import SHARED_DATA
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 import pytest
+from chat_server import FakeChatServer, Recorded, Reply, answer
 
 from blocks import llm as llm_module
 from blocks.llm import ChatMessage, LLMError, OpenAICompatibleLLM, TodoContext
-from chat_server import FakeChatServer, Recorded, Reply, answer
 
 API_KEY = "sk-test-0123456789abcdef"
 TODO = {"description": "Send the signed offer to Anna", "due_date": "2025-03-14", "mentioned_as_todo": True}

@@ -6,7 +6,7 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
 import pytest
-from mail_servers import FakeSendGrid, SendGridReply, sendgrid_server
+from mail_servers import FakeSendGrid, SendGridReply, sendgrid_server  # noqa: F401  (fixture)
 from pydantic import SecretStr
 
 from blocks.mailer import MailRejected, SendGridMailer
@@ -23,8 +23,8 @@ def _message() -> EmailMessage:
 
 
 def _mailer(server: FakeSendGrid, **changes) -> SendGridMailer:  # type: ignore[no-untyped-def]
-    values = dict(api_key=SecretStr("SG.test-key"), host=server.host, retry_backoff_seconds=0.01,
-                  max_attempts=3, timeout_seconds=5, from_address="nightshift <bot@example.com>")
+    values = {"api_key": SecretStr("SG.test-key"), "host": server.host, "retry_backoff_seconds": 0.01,
+              "max_attempts": 3, "timeout_seconds": 5, "from_address": "nightshift <bot@example.com>"}
     return SendGridMailer(**(values | changes))
 
 

@@ -23,9 +23,9 @@ def _message(to: str, subject: str) -> EmailMessage:
 
 
 def _mailer(server, **changes) -> SmtpMailer:  # type: ignore[no-untyped-def]
-    values = dict(host=server.host, port=server.port, security="starttls", username="mailer",
-                  password=SecretStr("s3cret"), tls_ca_file=server.ca_file, timeout_seconds=10,
-                  from_address="nightshift <bot@example.com>")
+    values = {"host": server.host, "port": server.port, "security": "starttls", "username": "mailer",
+              "password": SecretStr("s3cret"), "tls_ca_file": server.ca_file, "timeout_seconds": 10,
+              "from_address": "nightshift <bot@example.com>"}
     return SmtpMailer(**(values | changes))
 
 

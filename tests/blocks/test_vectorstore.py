@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import socket
 import subprocess
 import sys
 import tarfile
-import io
 import threading
 import time
 from pathlib import Path

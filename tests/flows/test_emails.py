@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from chat_server import FakeChatServer, Reply, answer
 from factories import utc
-from mail_servers import SmtpServer, html_part, plain_part, smtp_sink
+from mail_servers import SmtpServer, html_part, plain_part, smtp_sink  # noqa: F401  (fixture)
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -126,7 +126,7 @@ def test_local_date_and_weekday_come_from_the_users_zone(outbox_profile, caplog)
 )
 def test_dst_change(profile, zone: str, dst_sunday: dt.date, utc_hour_after: int, utc_hour_before: int) -> None:  # type: ignore[no-untyped-def]
     user = make_user(_url(profile), zone)
-    midnight = dt.datetime.combine(dst_sunday, dt.time(), tzinfo=dt.timezone.utc)
+    midnight = dt.datetime.combine(dst_sunday, dt.time(), tzinfo=dt.UTC)
     # The change day is a Sunday: no hour of it selects the user.
     assert all(select_users_for_daily_email.fn(midnight + dt.timedelta(hours=h)) == [] for h in range(24))
     # The Friday before, 08:00 local was one UTC hour later than on the Monday after.
@@ -141,7 +141,7 @@ def test_a_crash_between_claim_and_send_is_recovered_without_a_second_email(outb
     ada = make_user(url, "Europe/Paris")
     make_todo(url, make_execution(url, ada), "Send the deck", MON)
     key = dedup_key(ada, MON)
-    crashed_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)  # staleness is by the clock
+    crashed_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)  # staleness is by the clock
     with session_scope(url) as session:  # what a run that died right after claiming leaves behind
         insert_event(session, ada, "todo_daily_email", key, {"status": "claimed", "owner": "crashed-run",
                      "claimed_at": crashed_at.isoformat(), "message_id": "<x@y>", "attempt": 1}, crashed_at)
@@ -193,7 +193,7 @@ def test_smtp_one_connection_and_an_unknown_send_is_never_repeated(profile, smtp
     users = [make_user(url, "Europe/Paris") for _ in range(3)]
     for user in users:
         make_todo(url, make_execution(url, user), "Send the deck", MON)
-    died_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    died_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     with session_scope(url) as session:  # a run died inside the SMTP conversation for the last user
         insert_event(session, users[2], "todo_daily_email", dedup_key(users[2], MON), {
             "status": "sending", "owner": "dead-run", "claimed_at": died_at.isoformat(), "message_id": "<m@x>"}, died_at)

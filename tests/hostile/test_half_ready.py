@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED_DATA, clean_database
+from hostile.outage import DatabaseOutage
 from prefect.artifacts import Artifact
 from prefect.settings import PREFECT_API_URL
 
 from blocks.profile import clear_profile_cache, embedded_profile, load_profile
 from deployments.operations.bootstrap import save_profile
-from hostile.outage import DatabaseOutage
 from store.db import dispose_engines
 from store.models import Source, User
 from store.sources import ensure_collection, ensure_source, source_object_key

@@ -11,8 +11,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from mail_servers import SendGridReply, SmtpRecorder, free_port, self_signed_cert, sendgrid_server  # noqa: F401
 from pydantic import SecretStr
 

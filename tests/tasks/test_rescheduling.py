@@ -78,7 +78,7 @@ def test_night_window_uses_each_users_local_weekday() -> None:
 def test_dst_change_days(zone: str, day: dt.date, expected_utc_hours: list[int]) -> None:
     """Hourly runs around a DST change: the window is hit at the right UTC hours (every day, for the check)."""
     any_day = LocalWindow(1, 1, weekdays_only=False)
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc) - dt.timedelta(hours=2)
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) - dt.timedelta(hours=2)
     hits = [start + dt.timedelta(hours=h) for h in range(30)
             if zones_in_window([zone], start + dt.timedelta(hours=h), any_day)]
     hits = [h for h in hits if h.astimezone(ZoneInfo(zone)).date() == day]
@@ -95,7 +95,7 @@ def test_keyset_paging_reads_every_page_once() -> None:
         calls.append(after)
         return [i for i in ids if i > after][:4]
 
-    assert [page for page in keyset_pages(fetch, 4)] == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11]]
+    assert list(keyset_pages(fetch, 4)) == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11]]
     assert calls == [0, 4, 8]
 
 

@@ -7,6 +7,8 @@ Runs the ingest-pdf flow end to end (object storage → partition → chunk → 
 Prefect API in PREFECT_API_URL (a temporary one when unset), then in the same process the baseline: the
 same partition + chunk + embed as plain function calls (page batches in the same partition processes as
 the flow, and also one after the other in one process), and the torch-only embedding of the same chunks.
+The flow runs twice: with the old line assembly (NIGHTSHIFT_PDF_ASSEMBLY=lines) and the default
+paragraphs (goal: ≤ 1.20× the old time). OCR is timed on its own on the scanned pages of ../shared/data.
 Goals: ≤ 60 s for 200 pages; flow / baseline ≤ 1.10.
 """
 
@@ -40,8 +42,7 @@ def prefect_api():  # type: ignore[no-untyped-def]
 
 def setup(home: Path, data: bytes) -> tuple[int, int]:
     """A profile on a fresh home (SQLite, local folders, embedded Chroma), a user, a collection, a source."""
-    from blocks.profile import clear_profile_cache, load_profile
-    from blocks.profile import embedded_profile
+    from blocks.profile import clear_profile_cache, embedded_profile, load_profile
     from deployments.operations.bootstrap import register_block_types, save_profile
     from store.models import User
     from store.sources import ensure_collection, ensure_source
@@ -105,11 +106,35 @@ def embedding_speed(fast, torch, texts: list[str], rounds: int = 3) -> tuple[flo
     return best["fast"] * scale, best["torch"] * scale
 
 
+def ocr_pages() -> None:
+    """OCR timed on its own: the scanned pages of ../shared/data (no text layer), one at a time."""
+    from tasks.pdf.ocr import ocr_engine, read_page
+    from tasks.pdf.partition import PdfFidelity, open_pdf, scanned_pages
+
+    dpi = PdfFidelity().ocr_dpi
+    ocr_engine()  # models loaded before the clock starts
+    for path in sorted(DATA.parent.glob("*.pdf")):
+        data = path.read_bytes()
+        try:
+            pages = scanned_pages(data, 0)
+        except ValueError:  # encrypted or broken: not an OCR case
+            continue
+        document = open_pdf(data, 0)
+        for number in pages:
+            start = time.perf_counter()
+            paragraphs = read_page(document, number - 1, dpi)
+            print(f"OCR {path.name} page {number} at {dpi} dpi: {time.perf_counter() - start:.1f} s, "
+                  f"{sum(len(p) for p in paragraphs)} characters")
+        document.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=200, help="first N pages of DA-619p.pdf (0 = all 619)")
+    parser.add_argument("--no-ocr", dest="ocr", action="store_false", help="skip timing OCR on the scanned pages")
     args = parser.parse_args()
     from factories import pdf_first_pages
+
     from tasks.pdf.partition import count_pages
 
     data = pdf_first_pages(DATA, args.pages)
@@ -128,6 +153,13 @@ def main() -> int:
         fast.embed(["warm up"]), torch.embed(["warm up"])
 
         print(f"{pages} pages of {DATA.name}, embedder {fast.model_name}", flush=True)
+        # The old assembly (one element per PDF line, NIGHTSHIFT_PDF_ASSEMBLY=lines) first, same run, same machine.
+        os.environ["NIGHTSHIFT_PDF_ASSEMBLY"] = "lines"
+        start = time.perf_counter()
+        old = ingest_pdf(collection_id, source_id)
+        old_seconds = time.perf_counter() - start
+        print(f"  flow, old line assembly: {old_seconds:.1f} s", flush=True)
+        os.environ["NIGHTSHIFT_PDF_ASSEMBLY"] = "paragraphs"
         start = time.perf_counter()
         outcome = ingest_pdf(collection_id, source_id)
         flow_seconds = time.perf_counter() - start
@@ -136,6 +168,10 @@ def main() -> int:
         serial_seconds, _, _ = baseline(data, parallel=False)
         fast_embed, torch_embed = embedding_speed(fast, torch, texts)
 
+    for label, run, seconds in (("old line assembly", old, old_seconds), ("paragraphs (default)", outcome, flow_seconds)):
+        print(f"{label}: {seconds:.1f} s, {run.chunks} chunks from {run.elements} elements, coverage {run.coverage}, "
+              f"artefacts {run.artefacts or 'none'}")
+    print(f"paragraphs / old line assembly: {flow_seconds / old_seconds:.2f} (goal ≤ 1.20)")
     print(f"flow (object storage → … → Chroma): {flow_seconds:.1f} s, {pages / flow_seconds:.1f} pages/s, "
           f"{outcome.chunks / flow_seconds:.1f} chunks/s ({outcome.chunks} chunks, {outcome.elements} elements)")
     print(f"baseline (plain calls):             {base_seconds:.1f} s, {pages / base_seconds:.1f} pages/s, "
@@ -148,6 +184,8 @@ def main() -> int:
           f"torch {torch_embed:.1f} s ({len(texts) / torch_embed:.0f}/s): speedup {torch_embed / fast_embed:.2f}x")
     torch_total = base_seconds - fast_embed + torch_embed
     print(f"end to end with the torch path instead: {torch_total:.1f} s; speedup {torch_total / base_seconds:.2f}x")
+    if args.ocr:
+        ocr_pages()
     print(f"goal ≤ 60 s for 200 pages: {'met' if flow_seconds * 200 / pages <= 60 else 'NOT met'} "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     return 0

@@ -10,7 +10,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from blocks.profile import load_profile
 from tasks.fanout import side_by_side
-from tasks.pdf.chunk import element_kinds
+from tasks.pdf.chunk import element_kinds, in_page_order
 from tasks.pdf.partition import PagesPartition, page_batches
 from tasks.pdf.processes import close_partition_processes
 from tasks.pdf.report import elapsed, short_error
@@ -27,6 +27,7 @@ from tasks.pdf.steps import (
     mark_source_failed,
     mark_source_ingested,
     measure_coverage,
+    ocr_scanned_pages,
     partition_pages,
     persist_vector_store,
     publish_pdf_report,
@@ -51,14 +52,16 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
         progress = create_progress_artifact(0.0, key=f"pdf-source-{source_id}-progress",
                                             description=f"ingest-pdf source {source_id}")
         parts = _partition(data, outcome.pages, strategy, job, progress)
-        elements = [element for part in parts for element in part.elements]
+        scanned = ocr_scanned_pages(data, job)
+        outcome.ocr_pages, outcome.ocr_seconds = scanned.ocr_pages, scanned.ocr_seconds
+        elements = in_page_order([*parts, scanned])
         outcome.elements, outcome.element_kinds = len(elements), element_kinds(elements)
         chunks = chunk_pdf(elements, job)
         outcome.chunks = len(chunks)
         coverage = measure_coverage(data, chunks, job)
         outcome.coverage, outcome.pages_without_text = coverage.share, coverage.pages_without_text
         outcome.artefacts = coverage.artefacts
-        outcome.warning = check_coverage(coverage, job)
+        outcome.warning = check_coverage(coverage, job, scanned.unread_pages)
         saved = save_assets(parts, job)
         outcome.images, outcome.tables = saved["images"], saved["tables"]
         vectors = []

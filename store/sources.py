@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import Collection, Source, User
-
-
-@dataclass(frozen=True)
-class SourceOwner:
-    """A source and the owner of its collection: what ingesting it needs to know."""
-
-    source_id: int
-    collection_id: int
-    owner_user_id: int
-    owner_name: str
-    owner_email: str
-    filename: str
-    object_key: str
 
 
 def ensure_collection(session: Session, owner_user_id: int, name: str) -> int:
@@ -60,17 +46,17 @@ def ingested_sources(session: Session, source_ids: set[int]) -> set[int]:
     return set(session.scalars(select(Source.id).where(Source.id.in_(sorted(source_ids)), Source.status == "ingested")))
 
 
-def start_ingestion(session: Session, collection_id: int, source_id: int) -> SourceOwner:
-    """Mark the source ingesting (its last error cleared) and return it with its owner; LookupError when absent."""
+def start_ingestion(session: Session, collection_id: int, source_id: int) -> dict[str, int | str]:
+    """Mark the source ingesting (its last error cleared); its ids, file and owner. LookupError when absent."""
     row = session.get(Source, source_id)
     if row is None or row.collection_id != collection_id:
         raise LookupError(f"no source {source_id} in collection {collection_id}: check both ids")
     collection = session.get(Collection, collection_id)
     owner = session.get(User, collection.owner_user_id)
     row.status, row.error, row.warning = "ingesting", None, None
-    return SourceOwner(source_id=source_id, collection_id=collection_id, owner_user_id=owner.id,
-                       owner_name=owner.name, owner_email=owner.email, filename=row.filename,
-                       object_key=row.object_key)
+    return {"source_id": source_id, "collection_id": collection_id, "owner_user_id": owner.id,
+            "owner_name": owner.name, "owner_email": owner.email, "filename": row.filename,
+            "object_key": row.object_key}
 
 
 def mark_ingested(session: Session, source_id: int, collection_id: int, now: dt.datetime,

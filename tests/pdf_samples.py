@@ -70,3 +70,23 @@ def with_scanned_page(text_pdf: bytes, scanned_pdf: bytes) -> bytes:
     buffer = io.BytesIO()
     merged.save(buffer)
     return buffer.getvalue()
+
+
+def scanned_pdf(lines: list[str], dpi: int = 150) -> bytes:
+    """A one-page PDF whose only content is a picture of `lines` (no text layer), as a scanner makes."""
+    import pypdfium2 as pdfium
+
+    source = pdfium.PdfDocument(build_pdf([{"body": lines}]))
+    top = 792 - 720 - 14  # the body starts at y=720 with 11 pt text
+    bitmap = source[0].render(scale=dpi / 72, crop=(50, 792 - 72 - 14 * (len(lines) + 2), 60, top))
+    width, height = bitmap.width * 72 / dpi, bitmap.height * 72 / dpi
+    document = pdfium.PdfDocument.new()
+    page = document.new_page(width, height)
+    image = pdfium.PdfImage.new(document)
+    image.set_bitmap(bitmap)
+    image.set_matrix(pdfium.PdfMatrix().scale(width, height))
+    page.insert_obj(image)
+    page.gen_content()
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

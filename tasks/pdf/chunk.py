@@ -32,6 +32,12 @@ def chunk_elements(elements: list[Any]) -> list[PdfChunk]:
     ]
 
 
+def in_page_order(parts: list[Any]) -> list[Any]:
+    """The elements of partitions (page batches, pages read by OCR) in page order, each page's as found."""
+    elements = [element for part in parts for element in part.elements]
+    return sorted(elements, key=lambda e: e.metadata.page_number or 0)
+
+
 def element_kinds(elements: list[Any]) -> dict[str, int]:
     kinds: dict[str, int] = {}
     for element in elements:

@@ -88,6 +88,9 @@ class PagesPartition(BaseModel):
 
     elements: list[Any]
     images: list[tuple[str, bytes]] = []
+    ocr_pages: list[int] = []  # 1-based pages read by OCR (no text layer)
+    unread_pages: list[int] = []  # pages with images and no text layer that OCR did not read (limit, or no OCR)
+    ocr_seconds: float = 0.0
 
 
 Assembly = Literal["paragraphs", "lines"]
@@ -105,6 +108,9 @@ class PdfFidelity(BaseSettings):
         "Share of the PDF's text layer that must reach the chunks; below it the source gets a warning."))
     below_min_coverage: Literal["warn", "fail"] = Field("warn", description=(
         "warn: the source is ingested with a warning the owner and the run's report show; fail: it fails."))
+    ocr_max_pages: int = Field(20, ge=0, description=(
+        "Pages without a text layer read by OCR per document (0: none); the others are named in a warning."))
+    ocr_dpi: int = Field(150, ge=72, le=400, description="Resolution pages are rendered at for OCR.")
 
 
 def partition_fast(data: bytes, first: int, last: int, filename: str, source_id: int,
@@ -152,9 +158,15 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
     finally:
         images.close()
     if assembly == "paragraphs":
-        paragraphs = [(piece, page) for text, page in merge_continuations(flow)
-                      for piece in sentence_pieces(text, CHUNK_MAX_CHARS)]
+        return PagesPartition(elements=paragraph_elements(flow, filename), images=images.found)
     return PagesPartition(elements=_elements(paragraphs, filename), images=images.found)
+
+
+def paragraph_elements(flow: list[tuple[str, int, bool]], filename: str) -> list[Any]:
+    """Elements of paragraphs (text, page, in the text flow): continuations merged, cut at sentence ends."""
+    pieces = [(piece, page) for text, page in merge_continuations(flow)
+              for piece in sentence_pieces(text, CHUNK_MAX_CHARS)]
+    return _elements(pieces, filename)
 
 
 def _page_paragraphs(layout: Any, page_number: int, images: ImageCollector) -> list[tuple[str, int, bool]]:
@@ -231,6 +243,26 @@ def open_pdf(data: bytes, source_id: int) -> Any:
         raise PdfRejected(f"source {source_id}: the PDF is corrupt ({exc}); re-export or repair it") from None
 
 
+def scanned_pages(data: bytes, source_id: int) -> list[int]:
+    """1-based pages with an image and no text layer: what only OCR can read."""
+    import pypdfium2.raw as pdfium_c
+
+    document = open_pdf(data, source_id)
+    try:
+        found = []
+        for number, page in enumerate(document, start=1):
+            textpage = page.get_textpage()
+            has_text = bool(textpage.get_text_range().strip())
+            textpage.close()
+            images = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3)
+            if not has_text and any(True for _ in images):
+                found.append(number)
+            page.close()
+        return found
+    finally:
+        document.close()
+
+
 def page_range(data: bytes, first: int, last: int, source_id: int) -> bytes:
     """Pages [first, last) of a PDF as a PDF of their own (pdfium copies them without decoding anything)."""
     import pypdfium2 as pdfium
@@ -305,7 +337,7 @@ class ImageCollector:
             item.name = f"image-{index}"  # the file pdfminer writes: ours, inside our folder
             try:
                 written = Path(self._folder.name) / ImageWriter(self._folder.name).export_image(item)
-            except Exception:  # a format pdfminer cannot write: skip that image, keep the text
+            except Exception:  # noqa: BLE001 — a format pdfminer cannot write: skip that image, keep the text
                 return
             size = written.stat().st_size
             if size > self.limits.max_asset_bytes:

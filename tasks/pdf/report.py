@@ -39,6 +39,7 @@ def report_markdown(outcome: PdfOutcome, seconds: float) -> str:
         f"| chunks | {outcome.chunks} |",
         f"| coverage of the text layer | {coverage} |",
         f"| pages without a text layer | {', '.join(map(str, outcome.pages_without_text)) or '—'} |",
+        f"| pages read by OCR | {len(outcome.ocr_pages)} in {outcome.ocr_seconds:.1f} s |",
         f"| artefacts in chunks | {', '.join(f'{k} {v}' for k, v in outcome.artefacts.items()) or 'none'} |",
         f"| images / tables saved | {outcome.images} / {outcome.tables} |",
         f"| embedding model | {outcome.embedding_model} |",

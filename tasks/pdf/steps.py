@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -17,14 +18,18 @@ from blocks.vectorstore import collection_name
 from store import sources
 from tasks.pdf.chunk import PdfChunk, chunk_elements, chunk_id, table_files
 from tasks.pdf.coverage import Coverage, measure, page_texts
+from tasks.pdf.ocr import OcrUnavailable, read_page
 from tasks.pdf.partition import (
     PagesPartition,
     PdfFidelity,
     PdfLimitExceeded,
     PdfRejected,
     count_pages,
+    open_pdf,
+    paragraph_elements,
     partition_fast,
     partition_hi_res,
+    scanned_pages,
 )
 from tasks.pdf.processes import partition_fast_in_process
 from tasks.pdf.report import outcome_message, report_markdown, with_warning
@@ -74,6 +79,8 @@ class PdfOutcome(BaseModel):
     snapshot_uri: str | None = None
     coverage: float | None = None  # share of the text layer's words found in the chunks
     pages_without_text: list[int] = []
+    ocr_pages: list[int] = []  # pages without a text layer, read by OCR
+    ocr_seconds: float = 0.0
     artefacts: dict[str, int] = {}
     warning: str | None = None
     error: str | None = None
@@ -90,7 +97,7 @@ def assets_prefix(job: SourceJob) -> str:
 def load_source(collection_id: int, source_id: int) -> SourceJob:
     """Read the source and its owner, and mark it ingesting."""
     with load_profile().database.session() as session:
-        return SourceJob(**vars(sources.start_ingestion(session, collection_id, source_id)))
+        return SourceJob(**sources.start_ingestion(session, collection_id, source_id))
 
 
 @task(name="download-pdf", **RETRIED, cache_policy=NO_CACHE)
@@ -119,13 +126,38 @@ def partition_pages(data: bytes, first: int, last: int, strategy: Strategy, job:
     return partition_fast(data, first, last, job.filename, job.source_id, assembly=assembly)
 
 
+@task(name="ocr-scanned-pages", cache_policy=NO_CACHE)
+def ocr_scanned_pages(data: bytes, job: SourceJob) -> PagesPartition:
+    """Pages with images and no text layer, read by OCR on CPU (up to NIGHTSHIFT_PDF_OCR_MAX_PAGES)."""
+    settings = PdfFidelity()
+    scanned = scanned_pages(data, job.source_id)
+    if not scanned:
+        return PagesPartition(elements=[])
+    to_read, unread = scanned[:settings.ocr_max_pages], scanned[settings.ocr_max_pages:]
+    started, flow = time.perf_counter(), []
+    try:
+        document = open_pdf(data, job.source_id)
+        try:
+            for number in to_read:
+                flow += [(text, number, True) for text in read_page(document, number - 1, settings.ocr_dpi)]
+        finally:
+            document.close()
+    except OcrUnavailable as exc:
+        run_logger().warning("source %s: %s; %d scanned page(s) not read", job.source_id, exc, len(scanned))
+        return PagesPartition(elements=[], unread_pages=scanned)
+    seconds = time.perf_counter() - started
+    run_logger().info("source %s: OCR read %d page(s) in %.1f s", job.source_id, len(to_read), seconds)
+    return PagesPartition(elements=paragraph_elements(flow, job.filename), ocr_pages=to_read, unread_pages=unread,
+                          ocr_seconds=round(seconds, 2))
+
+
 @task(name="chunk-pdf", cache_policy=NO_CACHE)
 def chunk_pdf(elements: list[Any], job: SourceJob) -> list[PdfChunk]:
     """Chunk by title; an empty result means the partition found no text, which is a failure."""
     chunks = chunk_elements(elements)
     if not chunks:
         raise PdfRejected(
-            f"source {job.source_id}: no text found in the PDF (scanned images need strategy='hi_res' with OCR)"
+            f"source {job.source_id}: no text found in the PDF (no text layer, and OCR read nothing)"
         )
     return chunks
 
@@ -195,17 +227,17 @@ def measure_coverage(data: bytes, chunks: list[PdfChunk], job: SourceJob) -> Cov
 
 
 @task(name="check-coverage", cache_policy=NO_CACHE)
-def check_coverage(coverage: Coverage, job: SourceJob) -> str | None:
+def check_coverage(coverage: Coverage, job: SourceJob, unread_pages: list[int]) -> str | None:
     """A warning when chunks hold less of the text layer than NIGHTSHIFT_PDF_MIN_COVERAGE; PdfRejected instead
-    when NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE=fail. Pages without a text layer are named either way."""
+    when NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE=fail. Scanned pages OCR did not read are named either way."""
     settings = PdfFidelity()
     notes = []
     if coverage.share is not None and coverage.share < settings.min_coverage:
         notes.append(f"only {coverage.share:.1%} of the PDF's text layer reached the searchable passages "
                      f"(minimum {settings.min_coverage:.0%}, NIGHTSHIFT_PDF_MIN_COVERAGE): some text cannot be found")
-    if coverage.pages_without_text:
-        notes.append(f"{len(coverage.pages_without_text)} page(s) have no text layer and were not read "
-                     f"(scanned or images only): {page_list(coverage.pages_without_text)}")
+    if unread_pages:
+        notes.append(f"{len(unread_pages)} page(s) have no text layer and were not read (scanned; over "
+                     f"NIGHTSHIFT_PDF_OCR_MAX_PAGES or no OCR on this worker): {page_list(unread_pages)}")
     if not notes:
         return None
     warning = f"source {job.source_id}: " + "; ".join(notes)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import boto3
 import pytest
+from conftest import SHARED_DATA
 from prefect.artifacts import Artifact
 from prefect.settings import PREFECT_API_URL
 
 from blocks.profile import clear_profile_cache, embedded_profile, load_profile
 from blocks.vectorstore import collection_name
-from conftest import SHARED_DATA
 from deployments.operations.bootstrap import save_profile
 from flows.pdf import ingest_pdf
 from store.models import Source, User
@@ -217,12 +217,12 @@ def _free_port() -> int:
 @pytest.fixture
 def s3_profile(prefect_api: None, database_urls: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The embedded profile with its object storage on S3 (moto in server mode on loopback)."""
+    from conftest import clean_database
     from moto.server import ThreadedMotoServer
     from prefect_aws import AwsCredentials, S3Bucket
     from prefect_aws.client_parameters import AwsClientParameters
 
     from blocks.storage import S3ObjectStorage
-    from conftest import clean_database
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -261,6 +261,7 @@ def test_ingestion_through_s3_object_storage(s3_profile) -> None:  # type: ignor
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
 def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile) -> None:  # type: ignore[no-untyped-def]
     from factories import pdf_first_pages
+
     from tasks.pdf.chunk import chunk_elements
     from tasks.pdf.partition import PAGES_PER_BATCH, partition_fast
 
@@ -282,16 +283,17 @@ def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile) -> 
 
 
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
-def test_pages_without_a_text_layer_are_a_warning_the_owner_sees(profile) -> None:  # type: ignore[no-untyped-def]
-    """A text page and a scanned page: ingested, with a warning naming the page, in the mail and the report."""
+def test_scanned_pages_beyond_the_ocr_limit_are_a_warning_the_owner_sees(profile, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A text page and a scanned page OCR may not read: ingested, with a warning naming the page."""
     from pdf_samples import with_scanned_page
 
+    monkeypatch.setenv("NIGHTSHIFT_PDF_OCR_MAX_PAGES", "0")
     owner = _owner(profile)
     data = with_scanned_page((PDF / "layout-parser-paper-fast.pdf").read_bytes(), (PDF / "loremipsum-flat.pdf").read_bytes())
     collection_id, source_id = _upload(profile, owner, "mixed.pdf", data)
     outcome = ingest_pdf(collection_id, source_id)
     assert outcome.status == "ingested" and outcome.pages == 3 and outcome.pages_without_text == [3]
-    assert outcome.warning and "no text layer" in outcome.warning and ": 3" in outcome.warning
+    assert outcome.warning and "no text layer" in outcome.warning and ": 3" in outcome.warning and not outcome.ocr_pages
     source = _source(profile, source_id)
     assert source.status == "ingested" and source.warning == outcome.warning
     [mail] = [m for m in _mails(profile) if "mixed.pdf" in m["Subject"]]
@@ -315,3 +317,22 @@ def test_coverage_under_the_minimum_warns_or_fails_by_setting(profile, monkeypat
     assert state.is_failed()
     source = _source(profile, source_id)
     assert source.status == "failed" and "NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE=fail" in source.error and source.warning is None
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_a_scanned_page_is_read_by_ocr_and_found_by_search(profile) -> None:  # type: ignore[no-untyped-def]
+    from pdf_samples import scanned_pdf, with_scanned_page
+
+    owner = _owner(profile)
+    scan = scanned_pdf(["Scanned invoices are read by optical character", "recognition on the worker."])
+    data = with_scanned_page((PDF / "layout-parser-paper-fast.pdf").read_bytes(), scan)
+    collection_id, source_id = _upload(profile, owner, "scan.pdf", data)
+    outcome = ingest_pdf(collection_id, source_id)
+    assert outcome.status == "ingested" and outcome.ocr_pages == [3] and outcome.ocr_seconds > 0
+    assert outcome.warning is None and outcome.pages_without_text == [3]
+    store = profile.vector_store
+    texts = [h.document for h in store.query(collection_name(owner), profile.embedder.embed(["scanned invoices"])[0],
+                                              k=outcome.chunks, where={"source_id": source_id})]
+    # The recognition model often drops the spaces of English text; the letters are all there.
+    assert any("scannedinvoicesarereadbyopticalcharacter" in "".join(t.split()).lower() for t in texts)
+    assert "| pages read by OCR | 1 in" in str(Artifact.get(f"pdf-source-{source_id}").data)

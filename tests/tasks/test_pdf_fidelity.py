@@ -10,12 +10,13 @@ import re
 
 import pytest
 from conftest import SHARED_DATA
-from pdf_samples import build_pdf
+from pdf_samples import build_pdf, scanned_pdf
 
 from tasks.pdf.chunk import CHUNK_MAX_CHARS, chunk_elements
 from tasks.pdf.coverage import artefacts, measure, page_texts
+from tasks.pdf.ocr import paragraphs_of, read_page
 from tasks.pdf.paragraphs import Line, box_paragraphs, clean_text, join_lines, sentence_pieces, sentences
-from tasks.pdf.partition import count_pages, partition_fast
+from tasks.pdf.partition import count_pages, open_pdf, partition_fast, scanned_pages
 
 PDF = SHARED_DATA / "pdf"
 BODY = ["The annual report describes the connais-", "sance of the market and the results of the",
@@ -119,3 +120,25 @@ def test_sentences_and_pieces() -> None:
     long = " ".join(f"Sentence number {i} says something about the topic at hand." for i in range(30))
     pieces = sentence_pieces(long, 200)
     assert " ".join(pieces) == long and all(len(p) <= 200 and p.endswith(".") for p in pieces)
+
+
+def test_a_scanned_page_is_found_and_read_by_ocr() -> None:
+    data = scanned_pdf(["Scanned invoices are read by optical character", "recognition on the worker."])
+    assert scanned_pages(data, 1) == [1]
+    assert scanned_pages(build_pdf([{"body": BODY}]), 1) == []  # a text layer: nothing to OCR
+    document = open_pdf(data, 1)
+    try:
+        [paragraph] = read_page(document, 0, 150)
+    finally:
+        document.close()
+    # RapidOCR's recognition model (trained mostly on Chinese) often drops spaces in English text.
+    assert "scannedinvoicesarereadbyopticalcharacterrecognitionontheworker" in "".join(paragraph.split()).lower()
+
+
+def test_ocr_lines_become_paragraphs_by_their_gaps() -> None:
+    def box(top: float, left: float, right: float) -> list[list[float]]:
+        return [[left, top], [right, top], [right, top + 20], [left, top + 20]]
+
+    lines = [(box(100, 10, 400), "A first paragraph that runs over"), (box(124, 10, 200), "two lines."),
+             (box(200, 10, 400), "A second one after a gap.")]
+    assert paragraphs_of(lines) == ["A first paragraph that runs over two lines.", "A second one after a gap."]

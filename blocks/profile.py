@@ -17,6 +17,7 @@ from blocks.embedder import SentenceTransformerEmbedder
 from blocks.llm import OpenAICompatibleLLM
 from blocks.mailer import OutboxMailer, SendGridMailer, SmtpMailer
 from blocks.offline import OfflineLLM
+from blocks.prefect_calls import sync_result
 from blocks.settings import get_settings
 from blocks.storage import LocalFolderStorage, S3ObjectStorage
 from blocks.vectorstore import ChromaVectorStore
@@ -89,16 +90,12 @@ def load_profile(name: str | None = None) -> NightshiftProfile:
     with _cache_lock:
         if name not in _cache:
             try:
-                loaded = NightshiftProfile.load(name)
+                _cache[name] = sync_result(NightshiftProfile.load(name), "load_profile()")
             except ValueError as exc:
                 raise LookupError(
                     f"no nightshift-profile block named {name!r} on the Prefect server: "
                     f"run `nightshift bootstrap` (or create it in the UI) first"
                 ) from exc
-            if not isinstance(loaded, NightshiftProfile):  # Prefect hands back a coroutine on an event loop
-                loaded.close()
-                raise RuntimeError("load_profile() blocks: call it from a thread (anyio.to_thread.run_sync)")
-            _cache[name] = loaded
         return _cache[name]
 
 

@@ -3,13 +3,19 @@
 The embedded default as `make demo` starts it (deployments/demo/local.sh: Prefect server on SQLite, one
 worker, the Jobs API), and with --shape production the production shape (bench/prefect_stack.py:
 PostgreSQL, Redis messaging, one worker). Each job is an extract_todos of a prepared finished
-execution (a trivial flow: what is measured is the path around it). While the jobs run, every job's
+execution (a trivial flow: what is measured is the path around it); extract-todos is tagged "batch",
+so the dispatcher hands its jobs over in batches (deployments/api/batches.py; --no-batches: one flow
+run per job, as before, in the same conditions). While the jobs run, every job's
 status is read through GET /jobs/{id} once a second. Prints jobs/s from the first POST to the last
 completion, status-call p50/p99, server errors (5xx answers and tracebacks in the logs), and the
 baseline in the same run: the same extractions as one direct flow call without a deployment.
 
     .venv/bin/python bench/jobs_burst.py                      (embedded default)
     .venv/bin/python bench/jobs_burst.py --shape production
+    .venv/bin/python bench/jobs_burst.py --no-batches          (one flow run per job)
+
+It also prints where the time went (accepted → started, started → finished, flow runs used) and the
+machine's load average: on a shared machine the figures move with it.
 
 Goals: all 100 complete, >= 5 jobs/s on 2 cores, status calls p99 <= 200 ms, 0 server errors.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -67,6 +74,9 @@ async def burst(api: str, token: str, executions: list[int], timeout: float) -> 
                     done_at = max(done_at, time.monotonic())
 
             await asyncio.gather(*(read(j) for j in list(pending)))
+        jobs = [(await client.get(f"/jobs/{j}")).json() for j in ids]  # where the time went (not timed)
+    waits = sorted(_seconds(j["created_at"], j["started_at"]) for j in jobs if j.get("started_at"))
+    runs = sorted(_seconds(j["started_at"], j["finished_at"]) for j in jobs if j.get("finished_at"))
     elapsed = done_at - t0
     completed = sum(s == "completed" for s in statuses.values())
     return {"jobs": len(executions), "accepted": len(ids), "completed": completed,
@@ -75,7 +85,25 @@ async def burst(api: str, token: str, executions: list[int], timeout: float) -> 
             "jobs_per_s": round(completed / elapsed, 2) if elapsed else 0.0,
             "status_p50_ms": round(statistics.median(status_ms), 1) if status_ms else None,
             "status_p99_ms": round(statistics.quantiles(status_ms, n=100)[98], 1) if len(status_ms) > 1 else None,
-            "status_calls": len(status_ms), "server_errors": errors}
+            "status_calls": len(status_ms), "server_errors": errors,
+            "flow_runs": len({j["flow_run_id"] for j in jobs if j.get("flow_run_id")}),
+            "wait_p50_s": _median(waits), "wait_max_s": round(waits[-1], 1) if waits else None,
+            "run_p50_s": _median(runs), "load": [round(x, 1) for x in os.getloadavg()]}
+
+
+def _passed_on() -> dict[str, str]:
+    """The batch settings of this process, for the stack's processes (the stacks start them without NIGHTSHIFT_*)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("NIGHTSHIFT_JOBS_BATCH_")}
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    import datetime as dt
+
+    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds() if start and end else 0.0
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
 
 
 def baseline(app_url: str, executions: list[int]) -> float:
@@ -96,7 +124,7 @@ def embedded(jobs: int, timeout: float) -> tuple[dict, dict[str, int]]:
     from local_stack import LocalStack
 
     with tempfile.TemporaryDirectory(prefix="nightshift-burst-") as tmp:
-        stack = LocalStack(Path(tmp) / "home")
+        stack = LocalStack(Path(tmp) / "home", extra_env=_passed_on())
         try:
             stack.local("start")
             token = stack.local("token").stdout.strip()
@@ -111,11 +139,13 @@ def embedded(jobs: int, timeout: float) -> tuple[dict, dict[str, int]]:
 
 
 def production(jobs: int, timeout: float) -> tuple[dict, dict[str, int]]:
-    from bench.prefect_stack import Stack
     from factories import make_execution
 
+    from bench.prefect_stack import Stack
+
     with tempfile.TemporaryDirectory(prefix="nightshift-burst-") as tmp, \
-            Stack(Path(tmp), workers=1, deployments=("extract-todos", "notify-failed-run")) as stack:
+            Stack(Path(tmp), workers=1, deployments=("extract-todos", "run-job-batch", "notify-failed-run"),
+                  extra_env=_passed_on()) as stack:
         executions = [make_execution(stack.app_url) for _ in range(jobs)]
         report = asyncio.run(burst(stack.api, stack.token, executions, timeout))
         report["baseline_s"] = round(baseline(stack.app_url, executions), 2)
@@ -129,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--shape", choices=["embedded", "production"], default="embedded")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--no-batches", action="store_true",
+                        help="one flow run per job, as before batches (NIGHTSHIFT_JOBS_BATCH_SIZE=1)")
     args = parser.parse_args(argv)
+    if args.no_batches:
+        os.environ["NIGHTSHIFT_JOBS_BATCH_SIZE"] = "1"  # inherited by the stack's processes
     report, tracebacks = (embedded if args.shape == "embedded" else production)(args.jobs, args.timeout)
     print(f"{args.shape}: {report['completed']} of {report['jobs']} jobs completed in {report['seconds']} s "
           f"= {report['jobs_per_s']} jobs/s (POSTs answered in {report['post_seconds']} s)")
@@ -138,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  other final: {report['other final']}, not final: {report['not final']}")
     print(f"  GET /jobs/{{id}}: {report['status_calls']} calls, p50 {report['status_p50_ms']} ms, "
           f"p99 {report['status_p99_ms']} ms")
+    print(f"  {report['flow_runs']} flow runs for {report['jobs']} jobs; accepted to started p50 "
+          f"{report['wait_p50_s']} s (max {report['wait_max_s']} s), started to finished p50 {report['run_p50_s']} s; "
+          f"load average during the run {report['load']} (1, 5, 15 min) on {os.cpu_count()} cores")
     print(f"  server errors: {len(report['server_errors'])} {report['server_errors'][:5]}; "
           f"tracebacks in logs: {tracebacks}")
     met = (report["completed"] == args.jobs and report["jobs_per_s"] >= 5 and (report["status_p99_ms"] or 0) <= 200

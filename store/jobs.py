@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store.db import insert_for, rowcount
@@ -91,7 +91,8 @@ def cancel_waiting(session: Session, job_id: str) -> bool:
     """
     done = rowcount(session.execute(
         update(JobRecord)
-        .where(JobRecord.id == job_id, JobRecord.flow_run_id.is_(None), JobRecord.dispatch_error.is_(None))
+        .where(JobRecord.id == job_id, JobRecord.flow_run_id.is_(None), JobRecord.dispatch_error.is_(None),
+               JobRecord.status.is_(None))  # a batched job that has started runs to its end
         .values(cancel_requested=True, final_status="cancelled")
     ))
     if not done:
@@ -101,6 +102,15 @@ def cancel_waiting(session: Session, job_id: str) -> bool:
 
 def get(session: Session, job_id: str) -> JobRecord | None:
     return session.get(JobRecord, job_id)
+
+
+def get_many(session: Session, job_ids: list[str]) -> dict[str, JobRecord]:
+    """Jobs by id (those that exist), IN_CHUNK per query."""
+    found: dict[str, JobRecord] = {}
+    for start in range(0, len(job_ids), IN_CHUNK):
+        chunk = job_ids[start : start + IN_CHUNK]
+        found.update({r.id: r for r in session.scalars(select(JobRecord).where(JobRecord.id.in_(chunk)))})
+    return found
 
 
 def record_runs(session: Session, runs: dict[str, dict[str, Any]], at: dt.datetime) -> int:
@@ -143,31 +153,63 @@ def batched(session: Session, job_ids: list[str], batch_run_id: str) -> None:
                     .values(batch_run_id=batch_run_id))
 
 
-def claim(session: Session, job_id: str, batch_run_id: str, flow_run_id: str, at: dt.datetime) -> bool:
-    """The batch `batch_run_id` takes the job to run it as `flow_run_id`; False when it is not its job
-    (cancelled meanwhile, or handed to another batch after this one was given up on)."""
-    return rowcount(session.execute(
+def claim(session: Session, job_ids: list[str], batch_run_id: str, at: dt.datetime) -> list[JobRecord]:
+    """The batch `batch_run_id` starts these jobs; returns those it took (not cancelled meanwhile, not
+    ended, not handed to another batch after this one was given up on)."""
+    session.execute(
         update(JobRecord)
-        .where(JobRecord.id == job_id, JobRecord.batch_run_id == batch_run_id,
-               JobRecord.cancel_requested.is_(False), JobRecord.final_status.is_(None),
-               or_(JobRecord.flow_run_id.is_(None), JobRecord.flow_run_id == flow_run_id))
-        .values(flow_run_id=flow_run_id, status="pending", synced_at=at)
-    )) == 1
+        .where(JobRecord.id.in_(job_ids), JobRecord.batch_run_id == batch_run_id,
+               JobRecord.cancel_requested.is_(False), JobRecord.final_status.is_(None))
+        .values(status="running", started_at=at, synced_at=at)
+    )
+    return list(session.scalars(select(JobRecord).where(
+        JobRecord.id.in_(job_ids), JobRecord.batch_run_id == batch_run_id, JobRecord.status == "running",
+        JobRecord.final_status.is_(None))))
+
+
+def finish(session: Session, batch_run_id: str, outcomes: list[tuple[str, str, Any, str | None]],
+           at: dt.datetime) -> list[str]:
+    """Record how batched jobs ended ((job id, status, JSON result, error)); returns the ids recorded
+    (a job the batch no longer had is left as it is)."""
+    done = []
+    for job_id, status, result, error in outcomes:
+        if rowcount(session.execute(
+            update(JobRecord)
+            .where(JobRecord.id == job_id, JobRecord.batch_run_id == batch_run_id,
+                   JobRecord.final_status.is_(None))
+            .values(status=status, final_status=status, result=result, error=error, finished_at=at,
+                    synced_at=at)
+        )):
+            done.append(job_id)
+    return done
 
 
 def in_batches(session: Session) -> list[JobRecord]:
-    """Jobs handed to a batch whose flow run has not started (no run yet, or one still pending)."""
-    return list(session.scalars(select(JobRecord).where(
-        JobRecord.batch_run_id.is_not(None), JobRecord.final_status.is_(None),
-        or_(JobRecord.status.is_(None), JobRecord.status == "pending"))))
+    """Batched jobs that have not ended: their batch run is watched, and they are handed back if it ends."""
+    return list(session.scalars(select(JobRecord).where(JobRecord.batch_run_id.is_not(None),
+                                                        JobRecord.final_status.is_(None))))
 
 
-def unbatch(session: Session, job_ids: list[str]) -> None:
-    """Jobs whose batch ended before their flow run started: due again (a new batch finds the same run)."""
-    session.execute(update(JobRecord).where(
-        JobRecord.id.in_(job_ids), JobRecord.final_status.is_(None),
-        or_(JobRecord.status.is_(None), JobRecord.status == "pending"))
-        .values(batch_run_id=None, flow_run_id=None, status=None, synced_at=None))
+def unbatch(session: Session, records: list[JobRecord], give_up_after: int, at: dt.datetime) -> int:
+    """Jobs whose batch ended before they did: due again, or failed after `give_up_after` batches.
+
+    Jobs are idempotent (running one twice leaves the same state as once), so one that was running
+    when its batch died runs again from the start. Returns how many were given up on.
+    """
+    failed = 0
+    for record in records:
+        attempts = record.dispatch_attempts + 1
+        values: dict[str, Any] = {"batch_run_id": None, "status": None, "started_at": None, "synced_at": None,
+                                  "dispatch_attempts": attempts, "next_attempt_at": at}
+        if attempts >= give_up_after:
+            values = {"dispatch_error": f"its batch run {record.batch_run_id} ended before it did, "
+                                        f"{attempts} times", "final_status": "failed", "status": "failed",
+                      "dispatch_attempts": attempts}
+            failed += 1
+        session.execute(update(JobRecord).where(JobRecord.id == record.id,
+                                                JobRecord.batch_run_id == record.batch_run_id,
+                                                JobRecord.final_status.is_(None)).values(**values))
+    return failed
 
 
 def active(session: Session, types: Iterable[str] | None) -> list[JobRecord]:

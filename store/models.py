@@ -307,7 +307,9 @@ class JobRecord(Base):
 
     The API answers a POST once this row is committed; a dispatcher creates the flow run afterwards
     (with the job id as Prefect's idempotency key, so a retried dispatch never makes a second run).
-    A final status, once seen, is kept here: lists filter on it without asking Prefect again.
+    The run's state is kept here (status, timestamps, error): by the dispatcher for a job with a flow
+    run of its own, by its batch for a small job run in a batch (the API answers from it); lists filter
+    on the final status without asking Prefect.
     """
 
     __tablename__ = "job"
@@ -332,3 +334,15 @@ class JobRecord(Base):
     dispatch_error: Mapped[str | None] = mapped_column(Text)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     final_status: Mapped[str | None] = mapped_column(String(20))
+    # A small job handed over in a batch: the run of `run-job-batch` that runs it, and what it returned.
+    batch_run_id: Mapped[str | None] = mapped_column(String(36))
+    result: Mapped[Any | None] = mapped_column(JSON)
+    # Its state: a single job's flow run as last read (at synced_at), a batched job's as its batch wrote it.
+    status: Mapped[str | None] = mapped_column(String(20))
+    state_name: Mapped[str | None] = mapped_column(String(100))
+    run_name: Mapped[str | None] = mapped_column(String(200))
+    scheduled_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[dt.datetime | None]

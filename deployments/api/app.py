@@ -29,6 +29,7 @@ from deployments.api.auth import DOCS_ASSETS, RequestGuard
 from deployments.api.dispatcher import EXTERNAL_ENV, Doorbell
 from deployments.api.registry import Registry
 from deployments.api.routes import router
+from deployments.api.runs import JobReader
 
 logger = logging.getLogger("nightshift.jobs_api")
 
@@ -47,6 +48,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.client = client
         app.state.registry = Registry()
         app.state.doorbell = doorbell
+        app.state.reader = JobReader()
+        try:  # job types read now, not by the first POST of a burst
+            await app.state.registry.refresh(client)
+        except Exception:  # noqa: BLE001 - Prefect not answering yet: the first request reads them
+            logger.warning("job types not read at start", exc_info=True)
         try:
             yield
         finally:

@@ -22,8 +22,8 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+import time
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
@@ -33,18 +33,21 @@ from prefect.client.orchestration import PrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelling
 
+from deployments.api.batches import BatchRoutes, hand_over, plan, recover
+from deployments.api.runs import in_database, sync_runs
+from deployments.api.schemas import run_fields
 from deployments.operations.watchdog import Watchdog
 from store import jobs as ledger
 from store.models import JobRecord, utcnow
 
-DISPATCH_BATCH, DISPATCH_CONCURRENCY = 64, 8  # flow runs created at once
+DISPATCH_BATCH, DISPATCH_CONCURRENCY = 200, 8  # jobs read at once, flow runs created at once
+SYNC_SECONDS = 1.0  # how often the jobs' run states are read into the ledger (GET /jobs answers from it)
 DISPATCH_POLL_SECONDS = 1.0  # also picks up jobs accepted by other API processes, and retries
 DISPATCH_MAX_DELAY_SECONDS = 60.0  # backoff cap while Prefect is unreachable
 NICENESS = 5  # accepting jobs (the API) comes before handing them over
 EXTERNAL_ENV = "NIGHTSHIFT_JOBS_DISPATCHER"
 
 logger = logging.getLogger("nightshift.jobs_dispatcher")
-T = TypeVar("T")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Prefect's database and ours store as a JSON integer
 ID_MAX = 2**31 - 1  # nightshift's ids are INTEGER columns: a larger "…_id" can match no row, and PostgreSQL errs
 
@@ -95,17 +98,6 @@ def without_credentials(value: Any) -> Any:
     return value
 
 
-async def in_database(work: Callable[..., T], *args: Any) -> T:
-    """Run `work(session, *args)` in one transaction of the profile's database, off the event loop."""
-    from blocks.profile import load_profile
-
-    def call() -> T:
-        with load_profile().database.session() as session:
-            return work(session, *args)
-
-    return await anyio.to_thread.run_sync(call)
-
-
 class Dispatcher:
     """Hands accepted jobs to Prefect: creates each one's flow run, retrying while Prefect is away.
 
@@ -118,6 +110,8 @@ class Dispatcher:
         self.client = client
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(DISPATCH_CONCURRENCY)
+        self._routes = BatchRoutes(client)
+        self._synced_at = -SYNC_SECONDS
 
     def wake(self) -> None:
         self._wake.set()
@@ -126,19 +120,38 @@ class Dispatcher:
         """Dispatch until `until` is set (for good: until cancelled)."""
         while until is None or not until.is_set():
             self._wake.clear()
+            wait_until: dt.datetime | None = None
             try:
+                await self._sync_now_and_then()
                 records = await in_database(ledger.due, utcnow(), DISPATCH_BATCH)
-                if records:
-                    await asyncio.gather(*(self._dispatch(r) for r in records))
+                singles, batches, wait_until = plan(records, await self._routes.get(), utcnow())
+                if singles or batches:
+                    await asyncio.gather(*(self._dispatch(r) for r in singles),
+                                         *(self._dispatch_batch(to, group) for to, group in batches))
                     continue
-                upcoming = await in_database(ledger.next_due_at)
-            except Exception:  # noqa: BLE001 - the database is away: try again shortly
+                if not records:
+                    wait_until = await in_database(ledger.next_due_at)
+            except Exception:  # noqa: BLE001 - the database or Prefect is away: try again shortly
                 logger.exception("dispatcher: reading the ledger failed")
-                upcoming = None
-            delay = DISPATCH_POLL_SECONDS if upcoming is None else \
-                min(DISPATCH_POLL_SECONDS, max(0.0, (upcoming - utcnow()).total_seconds()))
+            delay = min(DISPATCH_POLL_SECONDS, max(0.0, SYNC_SECONDS - (time.monotonic() - self._synced_at)))
+            if wait_until is not None:
+                delay = min(delay, max(0.0, (wait_until - utcnow()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _sync_now_and_then(self) -> None:
+        """Every SYNC_SECONDS: the jobs' run states into the ledger, and jobs of ended batches handed back."""
+        if time.monotonic() - self._synced_at < SYNC_SECONDS:
+            return
+        self._synced_at = time.monotonic()
+        await sync_runs(self.client)
+        await recover(self.client)
+
+    async def _dispatch_batch(self, executor_id: str, records: list[JobRecord]) -> None:
+        try:
+            await hand_over(self.client, executor_id, records)
+        except Exception as error:  # noqa: BLE001 - Prefect away or the batch deployment gone: later, alone if so
+            await asyncio.gather(*(self._later(r, error) for r in records))
 
     async def _dispatch(self, record: JobRecord) -> None:
         async with self._slots:
@@ -149,7 +162,7 @@ class Dispatcher:
                 return
             try:
                 run = await self.client.create_flow_run_from_deployment(
-                    UUID(record.deployment_id), parameters=params, idempotency_key=f"nightshift-job:{record.id}")
+                    UUID(record.deployment_id), parameters=params, idempotency_key=ledger.run_key(record.id))
             except (ObjectNotFound, httpx.HTTPStatusError) as error:
                 code = error.response.status_code if isinstance(error, httpx.HTTPStatusError) else 404
                 if code == 404:
@@ -165,7 +178,7 @@ class Dispatcher:
             except Exception as error:  # noqa: BLE001 - Prefect unreachable or failing: retry with backoff
                 await self._later(record, error)
                 return
-            if await in_database(ledger.dispatched, record.id, str(run.id)):
+            if await in_database(ledger.dispatched, record.id, str(run.id), run_fields(run), utcnow()):
                 # Cancelling: the server makes it Cancelled unless a worker took the run meanwhile.
                 await self.client.set_flow_run_state(run.id, Cancelling(message="cancelled through the Jobs API"))
 

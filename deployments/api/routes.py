@@ -7,49 +7,32 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import FlowRun
 from prefect.states import Cancelling
 from pydantic_core import to_jsonable_python
 
 from deployments.api.auth import Authorized
-from deployments.api.dispatcher import (
-    INT64_MAX,
-    Doorbell,
-    in_database,
-    parameter_problems,
-    without_credentials,
-)
+from deployments.api.dispatcher import INT64_MAX, Doorbell, parameter_problems, without_credentials
 from deployments.api.registry import Registry, parameter_errors
-from deployments.api.schemas import FINAL, Job, JobPage, JobRequest, JobType, Status, to_job
+from deployments.api.runs import JobReader, from_database, in_database, read_runs
+from deployments.api.schemas import FINAL, GONE, Job, JobPage, JobRequest, JobType, Status, run_fields, to_job
 from store import jobs as ledger
 from store.models import JobRecord, utcnow
-
-RUN_READ_CHUNK = 200
 
 router = APIRouter()
 
 
-async def read_runs(client: PrefectClient, ids: list[str]) -> dict[str, FlowRun]:
-    """Flow runs by id, a few hundred per request."""
-    runs: dict[str, FlowRun] = {}
-    for start in range(0, len(ids), RUN_READ_CHUNK):
-        chunk = [UUID(i) for i in ids[start : start + RUN_READ_CHUNK]]
-        found = await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)),
-                                            limit=len(chunk))
-        runs.update({str(run.id): run for run in found})
-    return runs
-
-
 async def jobs_of(client: PrefectClient, records: list[JobRecord]) -> list[Job]:
-    """Jobs for these records (their runs read in bulk); final statuses seen are kept in the ledger."""
-    runs = await read_runs(client, [r.flow_run_id for r in records if r.flow_run_id])
-    jobs = [to_job(r, runs.get(r.flow_run_id) if r.flow_run_id else None) for r in records]
-    final = {str(j.id): j.status for r, j in zip(records, jobs, strict=True)
-             if j.status in FINAL and r.final_status is None and r.flow_run_id}
-    if final:
-        await in_database(ledger.keep_final, final)
-    return jobs
+    """Jobs for these records: a job run in a batch as its batch wrote it to the ledger; a job with a flow
+    run of its own as Prefect has it now (its runs read in bulk, and kept in the ledger: final statuses
+    filter lists without asking Prefect again; the dispatcher keeps them current in between)."""
+    unsettled = [r for r in records if r.flow_run_id and not r.final_status]
+    runs = await read_runs(client, [r.flow_run_id for r in unsettled if r.flow_run_id])
+    if unsettled:
+        states = {r.id: run_fields(runs[r.flow_run_id]) if r.flow_run_id in runs else GONE for r in unsettled}
+        await in_database(ledger.record_runs, states, utcnow())
+    read = {r.id for r in unsettled}
+    return [to_job(r, runs.get(r.flow_run_id) if r.flow_run_id else None,
+                   run_missing=r.id in read and r.flow_run_id not in runs) for r in records]
 
 
 def _client(request: Request) -> PrefectClient:
@@ -71,8 +54,16 @@ def _doorbell(request: Request) -> Doorbell:
 Bell = Annotated[Doorbell, Depends(_doorbell)]
 
 
-async def _read_job(client: PrefectClient, job_id: UUID) -> tuple[JobRecord, Job]:
-    record = await in_database(ledger.get, str(job_id))
+def _reader(request: Request) -> JobReader:
+    return request.app.state.reader
+
+
+Reader = Annotated[JobReader, Depends(_reader)]
+
+
+async def _read_job(client: PrefectClient, job_id: UUID,
+                    reader: JobReader | None = None) -> tuple[JobRecord, Job]:
+    record = await (reader.get(str(job_id)) if reader else from_database(ledger.get, str(job_id)))
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
     return record, (await jobs_of(client, [record]))[0]
@@ -117,7 +108,7 @@ async def create_job(body: JobRequest, client: Client, registry: Reg, doorbell: 
     })
     if created:
         doorbell.ring()
-        return to_job(record, None)
+        return to_job(record)
     return (await jobs_of(client, [record]))[0]  # the job first created with this key, as it is now
 
 
@@ -136,13 +127,13 @@ async def list_jobs(
                             [{"loc": ["query", "type"], "msg": f"unknown job type {type!r}", "type": "unknown_job_type"}])
     types = [type] if type else None
     if status_ is None:
-        items = await jobs_of(client, await in_database(ledger.page, types, None, limit + 1, offset))
+        items = await jobs_of(client, await from_database(ledger.page, types, None, limit + 1, offset))
     else:
         # Jobs whose end is not recorded yet are looked up in Prefect (and recorded when they have ended);
         # then the ended ones are filtered here, the others among those just looked up.
-        unsettled = await jobs_of(client, await in_database(ledger.active, types))
+        unsettled = await jobs_of(client, await from_database(ledger.active, types))
         if status_ in FINAL:
-            items = await jobs_of(client, await in_database(ledger.page, types, status_, limit + 1, offset))
+            items = await jobs_of(client, await from_database(ledger.page, types, status_, limit + 1, offset))
         else:
             items = [j for j in unsettled if j.status == status_][offset : offset + limit + 1]
     more = len(items) > limit
@@ -150,16 +141,18 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", dependencies=Authorized)
-async def read_job(job_id: UUID, client: Client) -> Job:
+async def read_job(job_id: UUID, client: Client, reader: Reader) -> Job:
     """A job's status, timestamps and error message."""
-    return (await _read_job(client, job_id))[1]
+    return (await _read_job(client, job_id, reader))[1]
 
 
 @router.get("/jobs/{job_id}/results", dependencies=Authorized,
          responses={404: {"description": "unknown job"}, 409: {"description": "not finished, or no result"}})
 async def read_job_results(job_id: UUID, client: Client) -> Any:
     """The job's persisted return value as JSON (409 until it has completed)."""
-    _, job = await _read_job(client, job_id)
+    record, job = await _read_job(client, job_id)
+    if record.batch_run_id is not None and record.flow_run_id is None and job.status == "completed":
+        return record.result  # a job run in a batch keeps its JSON result in the ledger
     run = await client.read_flow_run(job.flow_run_id) if job.status == "completed" and job.flow_run_id else None
     if run is None or run.state is None:
         detail = f"job {job_id} is {job.status}" + (f": {job.error}" if job.error else "")
@@ -175,7 +168,7 @@ async def read_job_results(job_id: UUID, client: Client) -> Any:
 
 @router.delete("/jobs/{job_id}", status_code=status.HTTP_202_ACCEPTED, dependencies=Authorized)
 async def cancel_job(job_id: UUID, client: Client) -> Job:
-    """Cancel a job: a waiting one at once, a running one through its worker."""
+    """Cancel a job: a waiting one at once, a running one through its worker (not a small one run in a batch)."""
     record, job = await _read_job(client, job_id)
     if record.flow_run_id is None and job.status == "scheduled":
         if await in_database(ledger.cancel_waiting, record.id):
@@ -185,6 +178,9 @@ async def cancel_job(job_id: UUID, client: Client) -> Job:
         if job.status in {"cancelled", "cancelling"}:
             return job
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already finished ({job.status})")
+    if record.flow_run_id is None and record.batch_run_id is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is running in batch run {record.batch_run_id} "
+                            "with other small jobs: it cannot be stopped alone, and ends shortly")
     assert job.flow_run_id is not None
     # Always Cancelling, never forced: the server itself turns it into Cancelled when no worker has
     # taken the run (in the same transaction), and otherwise the run's worker stops it. Forcing

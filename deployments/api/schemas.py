@@ -32,7 +32,8 @@ class Job(BaseModel):
     id: UUID
     type: str
     status: Status
-    flow_run_id: UUID | None = Field(None, description="The Prefect flow run, once the job has been handed over.")
+    flow_run_id: UUID | None = Field(None, description="The Prefect flow run, once the job has been handed over "
+                                     "(for a small job run in a batch: the batch's run, shared with other jobs).")
     state_name: str | None = None
     name: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -57,29 +58,45 @@ class JobType(BaseModel):
     parameter_schema: dict[str, Any]
 
 
-
 def job_status(run: FlowRun) -> Status:
     return run.state_type.value.lower() if run.state_type else "scheduled"  # type: ignore[return-value]
 
 
-def to_job(record: JobRecord, run: FlowRun | None) -> Job:
-    """The job as callers see it: its record here, and its flow run once there is one."""
-    base = {"id": UUID(record.id), "type": record.type, "params": record.params, "created_at": record.created_at}
-    if run is None:
-        if record.flow_run_id is not None:  # the run was deleted from Prefect
-            return Job(**base, status=record.final_status or "crashed", flow_run_id=UUID(record.flow_run_id),
-                       error=None if record.final_status else "its flow run no longer exists in Prefect")
-        if record.dispatch_error:
-            return Job(**base, status="failed", error=record.dispatch_error)
-        if record.cancel_requested:
-            return Job(**base, status="cancelled", error="cancelled through the Jobs API before it started")
-        return Job(**base, status="scheduled", scheduled_at=record.created_at)
+def run_fields(run: FlowRun) -> dict[str, Any]:
+    """What a job shows of its flow run (kept in the ledger by the dispatcher: store.jobs.RUN_FIELDS)."""
     status_ = job_status(run)
     message = run.state.message if run.state else None
-    return Job(
-        **base, status=status_, flow_run_id=run.id, state_name=run.state_name, name=run.name,
-        scheduled_at=run.expected_start_time, started_at=run.start_time,
-        finished_at=run.end_time if status_ in FINAL else None,
-        error=message if status_ in {"failed", "crashed", "cancelled"} else None,
-    )
+    return {"status": status_, "state_name": run.state_name, "run_name": run.name,
+            "scheduled_at": run.expected_start_time, "started_at": run.start_time,
+            "finished_at": run.end_time if status_ in FINAL else None,
+            "error": message if status_ in {"failed", "crashed", "cancelled"} else None}
 
+
+GONE = {"status": "crashed", "error": "its flow run no longer exists in Prefect"}
+
+
+def to_job(record: JobRecord, run: FlowRun | None = None, run_missing: bool = False) -> Job:
+    """The job as callers see it: from its flow run when given, else as the ledger last recorded it."""
+    base = {"id": UUID(record.id), "type": record.type, "params": record.params, "created_at": record.created_at}
+    if run is not None:
+        fields = run_fields(run)
+    elif record.flow_run_id is not None and run_missing and not record.final_status:
+        fields = GONE
+    elif record.flow_run_id is not None:
+        fields = {name: getattr(record, name) for name in
+                  ("state_name", "run_name", "scheduled_at", "started_at", "finished_at", "error")}
+        fields["status"] = record.final_status or record.status or "scheduled"
+    elif record.batch_run_id is not None and record.final_status != "cancelled":  # in a batch (tasks/jobs.py)
+        return Job(**base, status=record.final_status or record.status or "scheduled",
+                   flow_run_id=UUID(record.batch_run_id), scheduled_at=record.created_at,
+                   started_at=record.started_at, finished_at=record.finished_at,
+                   error=record.error or record.dispatch_error)
+    elif record.dispatch_error:
+        return Job(**base, status="failed", error=record.dispatch_error)
+    elif record.cancel_requested:
+        return Job(**base, status="cancelled", error="cancelled through the Jobs API before it started")
+    else:
+        return Job(**base, status="scheduled", scheduled_at=record.created_at)
+    fields = dict(fields)
+    name = fields.pop("run_name", None)
+    return Job(**base, **fields, name=name, flow_run_id=UUID(record.flow_run_id) if run is None else run.id)

@@ -6,9 +6,11 @@ server beside the worker; the pools' command (deployments/worker/launch.py) then
 
     python -m deployments.worker.forkserver --socket PATH [--prefect-yaml prefect.yaml]
 
-What it preloads: Prefect's engine and collections and the module of every entrypoint in
-prefect.yaml. Heavy libraries the flows import inside their tasks (torch, onnxruntime, chromadb,
-unstructured) stay out: they are loaded by the runs that need them. The server forks only while it
+What it preloads: Prefect's engine and collections, the module of every entrypoint in prefect.yaml,
+and the libraries of NIGHTSHIFT_FORKSERVER_PRELOAD (default: spaCy, which the todo extractor's sentence
+splitter imports on its first sentence: 3-6 s per run otherwise, the better part of a small job).
+Other heavy libraries the flows import inside their tasks (onnxruntime, chromadb, unstructured) stay
+out: they are loaded by the runs that need them. The server forks only while it
 runs a single thread (a fork copies no other thread, and a lock held by one would stay held), and
 refuses to start otherwise. Each child is its own session (process group); the launcher forwards
 the worker's signals to it, and a child whose launcher disappears is killed with its group.
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Imported by every run before it reports Running; the rest comes from prefect.yaml's entrypoints.
 ENGINE_MODULES = ("prefect.engine", "prefect.flow_engine", "prefect.task_engine", "prefect._internal.metrics",
                   "prefect.runner.storage", "prefect.deployments.steps.core", "prefect.results")
+PRELOAD_ENV, DEFAULT_PRELOAD = "NIGHTSHIFT_FORKSERVER_PRELOAD", "spacy"  # libraries: comma-separated
 
 
 def entrypoint_modules(prefect_yaml: Path) -> list[str]:
@@ -64,6 +67,11 @@ def preload(modules: list[str]) -> None:
 
     for name in [*ENGINE_MODULES, *modules]:
         importlib.import_module(name)
+    for name in filter(None, os.environ.get(PRELOAD_ENV, DEFAULT_PRELOAD).split(",")):
+        try:
+            importlib.import_module(name.strip())
+        except ImportError as error:  # an optional library: the runs that need it import it themselves
+            print(f"fork server: not preloading {name.strip()} ({error})", flush=True)
     load_prefect_collections()  # block types of installed collections (prefect-aws…), as a run would
     others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     if others:

@@ -73,11 +73,37 @@ def test_lists_newest_first_and_final_statuses_are_kept(db_url: str) -> None:
         ids = [ledger.accept(session, _job(NOW + dt.timedelta(seconds=i)))[0].id for i in range(5)]
         other = ledger.accept(session, _job(NOW, type_="recommend"))[0].id
     with session_scope(db_url) as session:
-        ledger.keep_final(session, {ids[0]: "completed", ids[3]: "failed"})
-        ledger.keep_final(session, {ids[0]: "crashed"})  # a final status, once kept, stays
+        ledger.record_runs(session, {ids[0]: {"status": "completed"}, ids[3]: {"status": "failed"}}, NOW)
+        ledger.record_runs(session, {ids[0]: {"status": "crashed"}}, NOW)  # a final status, once kept, stays
     with session_scope(db_url) as session:
         assert [r.id for r in ledger.page(session, ["extract_todos"], None, 3, 0)] == ids[4:1:-1]
         assert [r.id for r in ledger.page(session, ["extract_todos"], None, 3, 3)] == ids[1::-1]
         assert [r.id for r in ledger.page(session, None, "completed", 10, 0)] == [ids[0]]
         assert [r.id for r in ledger.active(session, ["extract_todos"])] == [ids[4], ids[2], ids[1]]
         assert other in [r.id for r in ledger.active(session, None)]
+
+
+def test_a_batched_job_is_run_by_its_batch_only_and_handed_back_when_the_batch_ends(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        ids = [ledger.accept(session, _job(NOW + dt.timedelta(seconds=i)))[0].id for i in range(3)]
+        ledger.batched(session, ids, "batch-1")
+        assert ledger.due(session, NOW + dt.timedelta(seconds=5), 10) == []  # handed over: not due
+        assert ledger.cancel_waiting(session, ids[2])  # not started yet: cancelled at once
+    with session_scope(db_url) as session:
+        assert [r.id for r in ledger.claim(session, ids, "batch-2", NOW)] == []  # not its jobs
+        assert sorted(r.id for r in ledger.claim(session, ids, "batch-1", NOW)) == sorted(ids[:2])
+        assert not ledger.cancel_waiting(session, ids[0])  # started: runs to its end
+        assert ledger.finish(session, "batch-1", [(ids[0], "completed", {"saved": 2}, None)], NOW) == [ids[0]]
+    with session_scope(db_url) as session:
+        # batch-1 ended with ids[1] unfinished: handed back once, then given up on at the third time.
+        assert ledger.unbatch(session, ledger.in_batches(session), 3, NOW) == 0
+        assert [r.id for r in ledger.due(session, NOW, 10)] == [ids[1]]
+        assert ledger.finish(session, "batch-1", [(ids[1], "completed", None, None)], NOW) == []  # too late
+        for batch in ("batch-2", "batch-3"):
+            ledger.batched(session, [ids[1]], batch)
+            ledger.unbatch(session, ledger.in_batches(session), 3, NOW)
+    with session_scope(db_url) as session:
+        done, dropped, cancelled = (ledger.get(session, i) for i in ids)
+        assert (done.final_status, done.result) == ("completed", {"saved": 2})
+        assert (dropped.final_status, dropped.dispatch_attempts) == ("failed", 3) and dropped.dispatch_error
+        assert cancelled.final_status == "cancelled"

@@ -97,16 +97,19 @@ def plan(records: list[JobRecord], routes: dict[str, str], now: dt.datetime
     return singles, batches, held_until
 
 
-def batch_key(job_ids: list[str]) -> str:
-    """The batch run's idempotency key: the same jobs handed over twice make one batch run."""
-    return "nightshift-batch:" + hashlib.sha256(",".join(sorted(job_ids)).encode()).hexdigest()[:40]
+def batch_key(job_ids: list[str], handed_back: int = 0) -> str:
+    """The batch run's idempotency key: the same jobs handed over twice make one batch run, and jobs
+    handed back (`handed_back` times) make a new one, not the run that ended."""
+    digest = hashlib.sha256(",".join(sorted(job_ids)).encode()).hexdigest()[:40]
+    return f"nightshift-batch:{digest}:{handed_back}"
 
 
 async def hand_over(client: PrefectClient, executor_id: str, records: list[JobRecord]) -> str:
     """Create the batch run for these jobs and record it on them; return its id."""
     ids = [r.id for r in records]
+    key = batch_key(ids, max(r.dispatch_attempts for r in records))
     run = await client.create_flow_run_from_deployment(UUID(executor_id), parameters={"job_ids": ids},
-                                                       idempotency_key=batch_key(ids))
+                                                       idempotency_key=key)
     await in_database(ledger.batched, ids, str(run.id))
     return str(run.id)
 

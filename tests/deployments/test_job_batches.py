@@ -171,3 +171,5 @@ def test_small_groups_wait_for_more_jobs_but_not_for_long() -> None:
     _, ready, held_until = batches.plan(full, routes, now)
     assert ready == [("batch-flow", full[: batches.BATCH_SIZE])] and held_until is not None
     assert batches.batch_key([j.id for j in full]) == batches.batch_key([j.id for j in reversed(full)])
+    ids = [j.id for j in full]
+    assert batches.batch_key(ids, 1) != batches.batch_key(ids)  # jobs handed back get a new batch run

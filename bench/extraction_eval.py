@@ -128,7 +128,7 @@ def score(conversation: dict[str, Any], predicted: list[dict[str, Any]], default
 
 
 def context_for(conversation: dict[str, Any], language: str) -> Any:
-    from blocks.llm import ChatMessage, TodoContext
+    from blocks.llm_types import ChatMessage, TodoContext
 
     local_date = dt.date.fromisoformat(conversation["local_date"])
     return TodoContext(

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import Field
 
-from blocks.llm import LLM, DailyEmailContext, RescheduleContext, TodoContext
+from blocks.llm import LLM
+from blocks.llm_types import DailyEmailContext, RescheduleContext, TodoContext
 from blocks.rules import boilerplate, extract, mail_writer, reschedule
 
 

@@ -10,7 +10,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel
 
-from blocks.llm import LLM, RescheduleContext, ScheduledTodo
+from blocks.llm import LLM
+from blocks.llm_types import RescheduleContext, ScheduledTodo
 from blocks.profile import load_profile
 from blocks.rules.reschedule import candidate_days
 from store.scheduling import (

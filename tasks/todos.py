@@ -10,7 +10,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from blocks.llm import LLM, ChatMessage, TodoContext, UnsupportedLanguage
+from blocks.llm import LLM
+from blocks.llm_types import ChatMessage, TodoContext, UnsupportedLanguage
 from blocks.profile import load_profile
 from blocks.rules.text import normalize_description
 from store import executions, extraction, todos

@@ -31,7 +31,7 @@ from blocks.rules.languages import rules_for
 from blocks.rules.text import normalize_description, split_lines, split_sentences
 
 if TYPE_CHECKING:
-    from blocks.llm import TodoContext
+    from blocks.llm_types import TodoContext
 
 
 def clean_description(action: str, rules: LanguageRules) -> str:

@@ -11,7 +11,7 @@ import jinja2
 from blocks.rules.text import language_code_of
 
 if TYPE_CHECKING:
-    from blocks.llm import DailyEmailContext
+    from blocks.llm_types import DailyEmailContext
 
 # Plain text (subjects, greetings, justifications): the HTML part is rendered and autoescaped by tasks/emails.
 _TEMPLATES = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)  # noqa: S701

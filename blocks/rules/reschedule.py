@@ -9,7 +9,7 @@ from blocks.rules.dates import add_working_days
 from blocks.rules.mail_writer import format_day, words_for
 
 if TYPE_CHECKING:
-    from blocks.llm import RescheduleContext
+    from blocks.llm_types import RescheduleContext
 
 RESCHEDULE_HORIZON_WORKING_DAYS = 5
 

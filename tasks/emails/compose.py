@@ -18,7 +18,8 @@ import jinja2
 import nh3
 from pydantic import BaseModel
 
-from blocks.llm import LLM, DailyEmailContext, EmailTodo
+from blocks.llm import LLM
+from blocks.llm_types import DailyEmailContext, EmailTodo
 from blocks.rules.mail_writer import format_local_day, labels_for
 from store.scheduling import EmailTodoRow, email_todos
 from store.users import UserRow

@@ -12,7 +12,8 @@ import pytest
 from chat_server import FakeChatServer, Recorded, Reply, answer
 
 from blocks import llm as llm_module
-from blocks.llm import ChatMessage, LLMError, OpenAICompatibleLLM, TodoContext
+from blocks.llm import OpenAICompatibleLLM
+from blocks.llm_types import ChatMessage, LLMError, TodoContext
 
 API_KEY = "sk-test-0123456789abcdef"
 TODO = {"description": "Send the signed offer to Anna", "due_date": "2025-03-14", "mentioned_as_todo": True}

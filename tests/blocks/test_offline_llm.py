@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from blocks.llm import LLM, ChatMessage, TodoContext, UnsupportedLanguage
+from blocks.llm import LLM
+from blocks.llm_types import ChatMessage, TodoContext, UnsupportedLanguage
 from blocks.offline import OfflineLLM
 from blocks.rules.dates import add_working_days, next_day_of_month, next_weekday
 from blocks.rules.engine import find_date

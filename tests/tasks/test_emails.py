@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 from todo_rows import events, make_user
 
-from blocks.llm import DailyEmailContext, EmailTodo
+from blocks.llm_types import DailyEmailContext, EmailTodo
 from blocks.mailer import OutboxMailer, SmtpMailer
 from blocks.offline import OfflineLLM
 from blocks.rules.languages import LANGUAGES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.llm import UnsupportedLanguage
+from blocks.llm_types import UnsupportedLanguage
 from blocks.rules.engine import LanguageRules
 from blocks.rules.languages import de, en, es, fr, it
 from blocks.rules.text import language_code_of

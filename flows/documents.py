@@ -66,7 +66,11 @@ def ingest_website(url: str, owner_user_id: int, max_pages: int = 100) -> Ingest
 def update_document(document_id: int, text: str | None = None) -> DocumentResult:
     """Re-chunk a document from new text (text documents) or a fresh fetch (webpages); re-embed what changed."""
     new_content = load_new_content(document_id, text)  # a failed fetch stops here: nothing changed
-    [result] = _store_in_batches([new_content])
+    if new_content.unchanged:  # 304 Not Modified or the same text: nothing to embed or store
+        result = DocumentResult(document_id=document_id, name=new_content.name, source_uri=new_content.source_uri,
+                                status="ready", unchanged=True)
+    else:
+        [result] = _store_in_batches([new_content])
     publish_documents_report(report_markdown(f"Document update: {document_id}", [result]),
                              key=f"update-document-{document_id}")
     _fail_on_errors([result])

@@ -8,6 +8,7 @@ import numpy as np
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from blocks.prefect_calls import sync_result
 from blocks.profile import load_profile
 from tasks.fanout import side_by_side
 from tasks.pdf.chunk import element_kinds, in_page_order
@@ -49,8 +50,9 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
         job = load_source(collection_id, source_id)
         data = download_pdf(job)
         outcome.pages = inspect_pdf(data, job)
-        progress = create_progress_artifact(0.0, key=f"pdf-source-{source_id}-progress",
-                                            description=f"ingest-pdf source {source_id}")
+        progress = sync_result(create_progress_artifact(0.0, key=f"pdf-source-{source_id}-progress",
+                                                        description=f"ingest-pdf source {source_id}"),
+                               "create_progress_artifact")
         parts = _partition(data, outcome.pages, strategy, job, progress)
         scanned = ocr_scanned_pages(data, job)
         outcome.ocr_pages, outcome.ocr_seconds = scanned.ocr_pages, scanned.ocr_seconds
@@ -94,7 +96,7 @@ def ingest_pdf(collection_id: int, source_id: int, strategy: Literal["fast", "hi
     return outcome
 
 
-def _partition(data: bytes, pages: int, strategy: str, job: Any, progress: Any) -> list[PagesPartition]:
+def _partition(data: bytes, pages: int, strategy: Literal["fast", "hi_res"], job: Any, progress: Any) -> list[PagesPartition]:
     """hi_res on the whole document; fast in page batches, each in a partition process under PdfLimits."""
     if strategy == "hi_res":
         return [partition_pages(data, 0, pages, strategy, job)]

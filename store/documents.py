@@ -108,6 +108,12 @@ def replace_chunks(session: Session, document_id: int, chunks: list[ChunkRow], c
     session.execute(update(Document).where(Document.id == document.id).values(**values))
 
 
+def set_validators(session: Session, document_id: int, etag: str | None, last_modified: str | None) -> None:
+    """Record what the server said identifies the version of a webpage just stored."""
+    values = {"etag": etag[:500] if etag else None, "last_modified": last_modified[:100] if last_modified else None}
+    session.execute(update(Document).where(Document.id == document_id).values(**values))
+
+
 def mark_ready(session: Session, document_ids: list[int], now: dt.datetime) -> None:
     session.execute(
         update(Document).where(Document.id.in_(document_ids), Document.deleted_at.is_(None))

@@ -49,10 +49,12 @@ def ingested_sources(session: Session, source_ids: set[int]) -> set[int]:
 def start_ingestion(session: Session, collection_id: int, source_id: int) -> dict[str, int | str]:
     """Mark the source ingesting (its last error cleared); its ids, file and owner. LookupError when absent."""
     row = session.get(Source, source_id)
-    if row is None or row.collection_id != collection_id:
-        raise LookupError(f"no source {source_id} in collection {collection_id}: check both ids")
     collection = session.get(Collection, collection_id)
+    if row is None or collection is None or row.collection_id != collection_id:
+        raise LookupError(f"no source {source_id} in collection {collection_id}: check both ids")
     owner = session.get(User, collection.owner_user_id)
+    if owner is None:
+        raise LookupError(f"collection {collection_id} has no owner (user {collection.owner_user_id} is gone)")
     row.status, row.error, row.warning = "ingesting", None, None
     return {"source_id": source_id, "collection_id": collection_id, "owner_user_id": owner.id,
             "owner_name": owner.name, "owner_email": owner.email, "filename": row.filename,
@@ -62,10 +64,12 @@ def start_ingestion(session: Session, collection_id: int, source_id: int) -> dic
 def mark_ingested(session: Session, source_id: int, collection_id: int, now: dt.datetime,
                   coverage: float | None = None, warning: str | None = None) -> None:
     """The source's passages may be shown, with its coverage and any warning; its collection changed now."""
-    row = session.get(Source, source_id)
+    row, collection = session.get(Source, source_id), session.get(Collection, collection_id)
+    if row is None or collection is None:
+        raise LookupError(f"source {source_id} or its collection {collection_id} was deleted during ingestion")
     row.status, row.error, row.ingested_at = "ingested", None, now
     row.coverage, row.warning = coverage, warning
-    session.get(Collection, collection_id).updated_at = now
+    collection.updated_at = now
 
 
 def mark_failed(session: Session, source_id: int, error: str) -> None:

@@ -61,6 +61,14 @@ class _Handler(BaseHTTPRequestHandler):
         page = self.server.pages.get(self.path) or Page(b"<html><body>not found</body></html>", status=404)
         if page.delay and self.server.stopping.wait(page.delay):
             return
+        if _not_modified(page, self.headers):
+            self.send_response(304)
+            for name in ("ETag", "Last-Modified"):
+                if name in page.headers:
+                    self.send_header(name, page.headers[name])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         try:
             self.send_response(page.status)
             self.send_header("Content-Type", page.content_type)
@@ -95,3 +103,11 @@ def serve(pages: dict[str, Page] | None = None) -> Iterator[SiteServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _not_modified(page: Page, request: Any) -> bool:
+    """A conditional GET whose validators match the page's ETag (else its Last-Modified)."""
+    etag, since = request.get("If-None-Match"), request.get("If-Modified-Since")
+    if etag is not None and "ETag" in page.headers:
+        return etag == page.headers["ETag"]
+    return since is not None and since == page.headers.get("Last-Modified")

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import urllib.robotparser
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from prefect import task
 from pydantic import BaseModel, Field
 
-from tasks.documents.fetch import HTML_TYPES, Fetcher, FetchFailed, FetchRefused, FetchSettings
-from tasks.documents.urls import crawlable_link, is_pdf_link, normalize_url, site_of
+from tasks.documents.fetch import HTML_TYPES, Fetcher, FetchFailed, FetchRefused, FetchSettings, Validators
+from tasks.documents.urls import canonical_url, is_pdf_link, link_verdict, normalize_url, site_of
 from tasks.runtime import run_logger
-from tasks.text import extract_main_text, find_links
+from tasks.text import content_hash, decode_html, extract_main_text, find_links
 
 # Links whose path ends like this are not pages: never fetched as HTML.
 NOT_HTML_SUFFIXES = (
@@ -25,10 +25,12 @@ NOT_HTML_SUFFIXES = (
 
 
 class PageText(BaseModel):
-    url: str
+    url: str  # canonical (tasks.documents.urls.canonical_url)
     title: str
     text: str
     language: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class SkippedUrl(BaseModel):
@@ -41,6 +43,7 @@ class CrawledSite(BaseModel):
     pages: list[PageText] = Field(default_factory=list)
     skipped: list[SkippedUrl] = Field(default_factory=list)
     pdf_links: list[str] = Field(default_factory=list)
+    links_not_followed: dict[str, int] = Field(default_factory=dict)  # why → how many (other site, mailto:, …)
 
 
 def load_robots(fetcher: Fetcher, start_url: str) -> urllib.robotparser.RobotFileParser:
@@ -54,9 +57,9 @@ def load_robots(fetcher: Fetcher, start_url: str) -> urllib.robotparser.RobotFil
         parser.parse([])  # unreachable robots.txt: the pages themselves will fail the same way
         return parser
     if response.status in (401, 403):
-        parser.disallow_all = True
+        parser.disallow_all = True  # type: ignore[attr-defined]  # read by can_fetch, not in the stubs
     elif response.status >= 400:
-        parser.allow_all = True
+        parser.allow_all = True  # type: ignore[attr-defined]
     else:
         parser.parse(response.body.decode("utf-8", "replace").splitlines())
     return parser
@@ -64,9 +67,12 @@ def load_robots(fetcher: Fetcher, start_url: str) -> urllib.robotparser.RobotFil
 
 @dataclass
 class FetchedPage:
-    url: str
+    url: str  # canonical form of where it was fetched from (after redirects): stored, fetched again on update
     charset: str | None
     html: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+    identity: str = ""  # canonical form of its rel=canonical on the same site, else of url: one page, one document
 
 
 @dataclass
@@ -77,6 +83,7 @@ class Crawl:
     pages: list[str] = field(default_factory=list)
     pdf_links: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    links_not_followed: Counter[str] = field(default_factory=Counter)  # reason → distinct links
 
 
 def crawl(start_url: str, max_pages: int, handle_page: Callable[[FetchedPage], list[str]],
@@ -84,11 +91,15 @@ def crawl(start_url: str, max_pages: int, handle_page: Callable[[FetchedPage], l
     """Breadth-first over same-site links from `start_url`, up to `max_pages` HTML pages.
 
     `handle_page` gets each page as it arrives (its HTML is not kept) and returns the page's links.
+    Pages are known by their canonical URL: "/", "/index.html" and "/?utm_source=…" are fetched once,
+    and a page whose rel=canonical names a page already crawled is skipped as the same page.
     """
     start = normalize_url(start_url)
-    result = Crawl(start_url=start)
+    result = Crawl(start_url=canonical_url(start))
     site = site_of(start)
-    queue, queued = deque([start]), {start}
+    queue, queued = deque([start]), {canonical_url(start)}
+    not_followed: set[str] = set()
+    identities: dict[str, str] = {}  # page identity → the URL it was crawled at
     with Fetcher(settings) as fetcher:
         robots = load_robots(fetcher, start)
         user_agent = fetcher.settings.user_agent
@@ -100,16 +111,23 @@ def crawl(start_url: str, max_pages: int, handle_page: Callable[[FetchedPage], l
             page = _fetch_page(fetcher, url, result)
             if page is None:
                 continue
-            if page.url in result.pages:  # a redirect to a page already crawled
-                result.skipped.append((url, f"same page as {page.url}"))
+            if page.identity in identities:  # a redirect or a rel=canonical to a page already crawled
+                result.skipped.append((url, f"same page as {identities[page.identity]}"))
                 continue
-            queued.add(page.url)
+            identities[page.identity] = page.url
+            queued.update((page.url, page.identity))
             result.pages.append(page.url)
             for href in handle_page(page):
-                link = crawlable_link(page.url, href, site)
-                if link is None or link in queued:
+                link, reason = link_verdict(page.url, href, site)
+                if link is None:
+                    target = urljoin(page.url, href.strip())
+                    if reason and target not in not_followed:  # each target counted once, wherever linked
+                        not_followed.add(target)
+                        result.links_not_followed[reason] += 1
                     continue
-                queued.add(link)
+                if canonical_url(link) in queued:
+                    continue
+                queued.add(canonical_url(link))
                 if is_pdf_link(link):
                     result.pdf_links.append(link)
                 elif urlsplit(link).path.lower().endswith(NOT_HTML_SUFFIXES):
@@ -138,7 +156,23 @@ def _fetch_page(fetcher: Fetcher, url: str, result: Crawl) -> FetchedPage | None
     if site_of(response.url) != site_of(url):
         result.skipped.append((url, f"redirected to another site ({response.url})"))
         return None
-    return FetchedPage(url=response.url, charset=response.charset, html=response.body)
+    declared = rel_canonical(response.body, response.charset, response.url)
+    identity = declared if declared and site_of(declared) == site_of(url) else response.url
+    return FetchedPage(url=canonical_url(response.url), charset=response.charset, html=response.body,
+                       etag=response.etag, last_modified=response.last_modified, identity=canonical_url(identity))
+
+
+def rel_canonical(raw: bytes, charset: str | None, base_url: str) -> str | None:
+    """The page's <link rel="canonical" href>, absolute, or None."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(decode_html(raw, charset))
+    except (ValueError, lxml.etree.ParserError):
+        return None
+    hrefs = tree.xpath("//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONIL', 'canonil')), ' '), "
+                       "' canonical ')]/@href")
+    return urljoin(base_url, str(hrefs[0]).strip()) if hrefs and str(hrefs[0]).strip() else None
 
 
 def _crawl_run_name() -> str:
@@ -154,24 +188,39 @@ def crawl_website(url: str, max_pages: int) -> CrawledSite:
 
     def handle(page: FetchedPage) -> list[str]:
         text = extract_main_text(page.html, page.charset, page.url)
-        pages.append(PageText(url=page.url, title=text.title, text=text.text, language=text.language))
+        pages.append(PageText(url=page.url, title=text.title, text=text.text, language=text.language,
+                              etag=page.etag, last_modified=page.last_modified))
         return find_links(page.html, page.charset, page.url)
 
     result: Crawl = crawl(url, max_pages, handle)
     skipped = [SkippedUrl(url=u, reason=r) for u, r in result.skipped]
-    kept = [p for p in pages if p.text.strip()]
-    skipped += [SkippedUrl(url=p.url, reason="no text found on the page") for p in pages if not p.text.strip()]
-    run_logger().info("crawled %s: %d pages with text, %d skipped, %d PDF links",
-                      result.start_url, len(kept), len(skipped), len(result.pdf_links))
-    return CrawledSite(start_url=result.start_url, pages=kept, skipped=skipped, pdf_links=result.pdf_links)
+    kept: list[PageText] = []
+    first_with: dict[str, str] = {}  # content hash → the page kept for it
+    for page in pages:
+        digest = content_hash(page.text)
+        if not page.text.strip():
+            skipped.append(SkippedUrl(url=page.url, reason="no text found on the page"))
+        elif digest in first_with:
+            skipped.append(SkippedUrl(url=page.url, reason=f"same content as {first_with[digest]}"))
+        else:
+            first_with[digest] = page.url
+            kept.append(page)
+    run_logger().info("crawled %s: %d pages with text, %d skipped, %d links not followed, %d PDF links",
+                      result.start_url, len(kept), len(skipped), sum(result.links_not_followed.values()),
+                      len(result.pdf_links))
+    return CrawledSite(start_url=result.start_url, pages=kept, skipped=skipped, pdf_links=result.pdf_links,
+                       links_not_followed=dict(result.links_not_followed))
 
 
-def fetch_page_text(url: str) -> PageText:
-    """One page's main text for an update; raise (changing nothing) when it cannot be fetched or is empty."""
+def fetch_page_text(url: str, validators: Validators | None = None) -> PageText | None:
+    """One page's main text for an update; None when the server answers 304 Not Modified to `validators`;
+    raise (changing nothing) when it cannot be fetched or is empty."""
     with Fetcher() as fetcher:
         if not load_robots(fetcher, url).can_fetch(fetcher.settings.user_agent, normalize_url(url)):
             raise FetchRefused(f"{url}: disallowed by robots.txt")
-        response = fetcher.get(url)
+        response = fetcher.get(url, validators=validators)
+    if response.status == 304:
+        return None
     if response.status >= 400:
         retryable = response.status in (408, 425, 429) or response.status >= 500
         raise FetchFailed(f"{url}: HTTP {response.status}; the document keeps its chunks", retryable)
@@ -180,4 +229,5 @@ def fetch_page_text(url: str) -> PageText:
     text = extract_main_text(response.body, response.charset, response.url)
     if not text.text.strip():
         raise FetchFailed(f"{url}: no text found on the page; the document keeps its chunks", retryable=False)
-    return PageText(url=url, title=text.title, text=text.text, language=text.language)
+    return PageText(url=url, title=text.title, text=text.text, language=text.language, etag=response.etag,
+                    last_modified=response.last_modified)

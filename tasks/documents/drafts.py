@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from blocks.profile import load_profile
 from store import documents as store
 from tasks.documents.crawl import PageText, fetch_page_text
-from tasks.documents.fetch import FetchFailed, FetchRefused
+from tasks.documents.fetch import FetchFailed, FetchRefused, Validators
 from tasks.runtime import run_logger, utcnow
 from tasks.text import content_hash, split_into_chunks
 
@@ -25,6 +25,9 @@ class DocumentDraft(BaseModel):
     content_hash: str
     chunks: list[str]
     dropped: int = 0
+    etag: str | None = None  # the page's validators as fetched (webpages)
+    last_modified: str | None = None
+    unchanged: bool = False  # an update found the page as stored (304, or the same text): nothing to store
 
 
 def draft(kind: Literal["webpage", "text"], name: str, source_uri: str | None, text: str,
@@ -46,7 +49,8 @@ def chunk_pages(pages: list[PageText], document_ids: list[int | None] | None = N
     for page, document_id in zip(pages, ids, strict=True):
         chunks = split_into_chunks(page.text)
         flags = llm.relevant_chunks(page.title, chunks) if chunks else []
-        drafts.append(draft("webpage", page.title or page.url, page.url, page.text, flags, document_id))
+        drafts.append(draft("webpage", page.title or page.url, page.url, page.text, flags, document_id)
+                      .model_copy(update={"etag": page.etag, "last_modified": page.last_modified}))
     return drafts
 
 
@@ -89,7 +93,8 @@ def load_new_content(document_id: int, text: str | None) -> DocumentDraft:
     """The document's new content: the given text (text documents) or the page fetched again (webpages)."""
     with load_profile().database.session() as session:
         document = store.live_document(session, document_id)
-        kind, name, uri = document.kind, document.name, document.source_uri
+        kind, name, uri, stored_hash = document.kind, document.name, document.source_uri, document.content_hash
+        validators = Validators(document.etag, document.last_modified)
     if kind == "text":
         if text is None or not text.strip():
             raise ValueError(f"document {document_id} is a text document: pass its new, non-empty text")
@@ -98,10 +103,14 @@ def load_new_content(document_id: int, text: str | None) -> DocumentDraft:
         raise ValueError(f"document {document_id} is a {kind} document: update it with its own flow")
     if text is not None:
         raise ValueError(f"document {document_id} is a webpage: it is fetched again, do not pass text")
-    page = fetch_page_text(uri or "")
+    page = fetch_page_text(uri or "", validators)
+    if page is None or content_hash(page.text) == stored_hash:  # 304 Not Modified, or the same text
+        run_logger().info("document %s: %s is unchanged; nothing re-embedded", document_id, uri)
+        return DocumentDraft(document_id=document_id, kind="webpage", name=name, source_uri=uri,
+                             content_hash=stored_hash or "", chunks=[], unchanged=True)
     chunks = split_into_chunks(page.text)
     new = draft("webpage", page.title or name, uri, page.text, load_profile().llm.relevant_chunks(page.title, chunks),
-                document_id)
+                document_id).model_copy(update={"etag": page.etag, "last_modified": page.last_modified})
     if not new.chunks:
         raise FetchFailed(f"{uri}: only boilerplate left on the page; document {document_id} keeps its chunks",
                           retryable=False)

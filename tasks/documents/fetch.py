@@ -61,12 +61,22 @@ class FetchFailed(Exception):
 
 
 @dataclass
+class Validators:
+    """What a server said identifies a response's version: sent back, it lets the server answer 304."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
 class Response:
     url: str  # after redirects
     status: int
     content_type: str
     charset: str | None
     body: bytes
+    etag: str | None = None  # validators for a conditional GET of the same URL later
+    last_modified: str | None = None
 
 
 # --- SSRF guard --------------------------------------------------------------------------------------
@@ -126,7 +136,7 @@ def resolve_checked(host: str, port: int, allowed: list[IPNetwork]) -> IPAddress
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise FetchFailed(f"cannot resolve host {host!r}: {exc}") from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
         reason = refused_reason(address, allowed)
         if reason is not None:
@@ -173,21 +183,27 @@ class Fetcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get(self, url: str, accept: Callable[[str], bool] = lambda media: True) -> Response:
-        """Fetch `url`; raise FetchRefused, FetchFailed, or return the response (any status)."""
+    def get(self, url: str, accept: Callable[[str], bool] = lambda media: True,
+            validators: Validators | None = None) -> Response:
+        """Fetch `url`; raise FetchRefused, FetchFailed, or return the response (any status).
+
+        validators: the ETag and Last-Modified of an earlier response: a server that has nothing newer
+        answers 304 Not Modified without the body.
+        """
         seen: set[str] = set()
         current = normalize_url(url)
         for _ in range(self.settings.max_redirects + 1):
             if current in seen:
                 raise FetchFailed(f"redirect loop at {current}")
             seen.add(current)
-            response, location = self._get_once(current, accept)
+            response, location = self._get_once(current, accept, validators)
             if location is None:
                 return response
             current = normalize_url(urljoin(current, location))
         raise FetchFailed(f"{url}: more than {self.settings.max_redirects} redirects")
 
-    def _get_once(self, url: str, accept: Callable[[str], bool]) -> tuple[Response, str | None]:
+    def _get_once(self, url: str, accept: Callable[[str], bool],
+                  validators: Validators | None = None) -> tuple[Response, str | None]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchRefused(f"refused to fetch {url!r}: only http and https URLs with a host")
@@ -198,6 +214,10 @@ class Fetcher:
         target = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
         host_header = parts.netloc.rsplit("@", 1)[-1]
         headers = {"Host": host_header, "User-Agent": self.settings.user_agent, "Accept": "text/html,*/*;q=0.5"}
+        if validators is not None and validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators is not None and validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
         extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
         try:
             with self._client.stream("GET", target, headers=headers, extensions=extensions) as reply:
@@ -205,7 +225,8 @@ class Fetcher:
                     return Response(url, reply.status_code, "", None, b""), reply.headers["location"]
                 media, charset = _content_type(reply.headers)
                 body = self._read_capped(url, reply) if reply.is_success and accept(media) else b""
-                return Response(url, reply.status_code, media, charset, body), None
+                return Response(url, reply.status_code, media, charset, body, reply.headers.get("etag"),
+                                reply.headers.get("last-modified")), None
         except httpx.TimeoutException as exc:
             raise FetchFailed(f"{url}: timed out ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:

@@ -36,6 +36,7 @@ class DocumentResult(BaseModel):
     embedded: int = 0
     reused: int = 0
     dropped: int = 0
+    unchanged: bool = False  # an update found the page as stored: nothing fetched in full, stored or embedded
     error: str | None = None
 
 
@@ -53,43 +54,52 @@ def store_documents(drafts: list[DocumentDraft]) -> list[DocumentResult]:
     profile = load_profile()
     rows, counts = embed_drafts(profile, drafts)
     now = utcnow()
-    ids = [d.document_id for d in drafts if d.document_id is not None]
-    for d in drafts:
+    ids = [registered(d) for d in drafts]
+    for d, document_id in zip(drafts, ids, strict=True):
         with profile.database.session() as session:  # one transaction per document: its swap
-            store.replace_chunks(session, d.document_id, rows[d.document_id], d.content_hash, d.name, now)
+            store.replace_chunks(session, document_id, rows[document_id], d.content_hash, d.name, now)
+            if d.kind == "webpage":
+                store.set_validators(session, document_id, d.etag, d.last_modified)
     sync_vectors(profile, ids)
     with profile.database.session() as session:
         store.mark_ready(session, ids, utcnow())
     return [
-        DocumentResult(document_id=d.document_id, name=d.name, source_uri=d.source_uri, status="ready",
-                       chunks=len(d.chunks), embedded=counts[d.document_id][0], reused=counts[d.document_id][1],
+        DocumentResult(document_id=document_id, name=d.name, source_uri=d.source_uri, status="ready",
+                       chunks=len(d.chunks), embedded=counts[document_id][0], reused=counts[document_id][1],
                        dropped=d.dropped)
-        for d in drafts
+        for d, document_id in zip(drafts, ids, strict=True)
     ]
+
+
+def registered(draft: DocumentDraft) -> int:
+    """The draft's document id; a draft reaches storing only once registered (ValueError otherwise)."""
+    if draft.document_id is None:
+        raise ValueError(f"draft {draft.name!r} has no document: register it before storing it")
+    return draft.document_id
 
 
 def embed_drafts(profile: Any, drafts: list[DocumentDraft]) -> tuple[dict[int, list[ChunkRow]], dict[int, tuple[int, int]]]:
     """Chunk rows per document, embedding only chunks whose (document, content hash) has no embedding yet."""
     embedder = profile.embedder
     model = embedder.model_name
-    ids = [d.document_id for d in drafts]
+    ids = [registered(d) for d in drafts]
     with profile.database.session() as session:
         known = store.stored_embeddings(session, ids, model)
     rows: dict[int, list[ChunkRow]] = {}
     missing: list[ChunkRow] = []
     counts: dict[int, tuple[int, int]] = {}
-    for d in drafts:
-        rows[d.document_id] = []
+    for d, document_id in zip(drafts, ids, strict=True):
+        rows[document_id] = []
         for position, text in enumerate(d.chunks):
             digest = content_hash(text)
-            old = known.get((d.document_id, digest))
+            old = known.get((document_id, digest))
             row = ChunkRow(position, text, digest, model, old.embedding if old else None,
                            old.created_at if old else None)
-            rows[d.document_id].append(row)
+            rows[document_id].append(row)
             if old is None:
                 missing.append(row)
-        fresh = sum(r.embedding is None for r in rows[d.document_id])
-        counts[d.document_id] = (fresh, len(d.chunks) - fresh)
+        fresh = sum(r.embedding is None for r in rows[document_id])
+        counts[document_id] = (fresh, len(d.chunks) - fresh)
     # One call across all documents of the batch: the embedder sorts and batches them itself.
     for row, vector in zip(missing, embedder.embed([r.text for r in missing]), strict=True):
         row.embedding = vector

@@ -221,6 +221,7 @@ def _elements(paragraphs: list[tuple[str, int]], filename: str) -> list[Any]:
     from unstructured.documents.elements import ElementMetadata
     from unstructured.partition.text import element_from_text
 
+    use_offline_sentence_model()  # element_from_text would download en_core_web_sm (OCR calls it here too)
     elements = []
     for text, page_number in paragraphs:
         element = element_from_text(text)

@@ -42,9 +42,9 @@ class _LibraryPopen(popen_forkserver.Popen):
             reduction.dump(process_obj, buf)
         finally:
             mp_context.set_spawning_popen(None)
-        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)  # type: ignore[attr-defined]  # CPython's
         _parent_w = os.dup(w)
-        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))  # type: ignore[attr-defined]
         with open(w, "wb", closefd=True) as f:
             f.write(buf.getbuffer())
         self.pid = forkserver.read_signed(self.sentinel)
@@ -57,7 +57,7 @@ class _LibraryProcess(mp_context.ForkServerProcess):
 
 
 class _LibraryContext(mp_context.ForkServerContext):
-    Process = _LibraryProcess  # type: ignore[assignment]
+    Process = _LibraryProcess
 
 
 def _on_alarm(signum: int, frame: Any) -> None:

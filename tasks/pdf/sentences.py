@@ -56,5 +56,5 @@ def use_offline_sentence_model() -> None:
 
         if not spacy.util.is_package("en_core_web_sm"):
             nlp = offline_sentence_model()
-            tokenize._get_nlp = lambda: nlp
+            tokenize._get_nlp = lambda: nlp  # type: ignore[assignment]  # unstructured's cached loader, replaced
         _offline_installed = True

@@ -97,7 +97,7 @@ def assets_prefix(job: SourceJob) -> str:
 def load_source(collection_id: int, source_id: int) -> SourceJob:
     """Read the source and its owner, and mark it ingesting."""
     with load_profile().database.session() as session:
-        return SourceJob(**sources.start_ingestion(session, collection_id, source_id))
+        return SourceJob.model_validate(sources.start_ingestion(session, collection_id, source_id))
 
 
 @task(name="download-pdf", **RETRIED, cache_policy=NO_CACHE)

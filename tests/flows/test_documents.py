@@ -245,3 +245,48 @@ def test_vectors_of_a_pending_document_are_not_served(profile) -> None:  # type:
     profile.vector_store.upsert(collection_name(owner), [chunk_id(pending, 0)], [vector], ["northern lights"],
                                 [{"document_id": pending, "position": 0, "content_hash": "h"}])
     assert search_chunks(owner, "northern lights") == []
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_one_document_per_page_and_content_and_counts_that_match(profile, allow_loopback) -> None:  # type: ignore[no-untyped-def]
+    """/ and /index.html are one page; the same page under another URL is stored once; the report counts
+    every link it did not follow."""
+    owner = make_user(profile)
+    home = html("Tides", f"<p>{paragraph('ocean tides')}</p><a href='/index.html'>Home</a> <a href='/copy'>Copy</a>"
+                         " <a href='/reefs'>Reefs</a> <a href='mailto:a@example.org'>Mail</a>"
+                         " <a href='https://example.com/'>Elsewhere</a>")
+    pages = {"/": home, "/index.html": home, "/copy": home,  # the same page served under another path
+             "/reefs": html("Reefs", f"<p>{paragraph('coral reefs')}</p>")}
+    with serve(pages) as site:
+        outcome = ingest_website(site.origin + "/index.html", owner)
+        assert sorted(d.source_uri for d in outcome.documents) == [site.origin + "/", site.origin + "/reefs"]
+        assert {s.url: s.reason for s in outcome.skipped} == {site.origin + "/copy": f"same content as {site.origin}/"}
+        assert "/index.html" in site.paths() and site.paths().count("/") == 0  # fetched once, as it was given
+    hits = search_chunks(owner, "ocean tides", k=3)
+    assert len({h.document_id for h in hits if "ocean tides" in h.text}) == 1
+    report = str(Artifact.get(f"ingest-website-user-{owner}").data)
+    assert "skipped: 1" in report and "links not followed: 2 (1 link to another site, 1 mailto: link)" in report
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_an_unchanged_page_is_neither_fetched_in_full_nor_re_embedded(profile, allow_loopback) -> None:  # type: ignore[no-untyped-def]
+    owner = make_user(profile)
+    page = html("Tides", f"<p>{paragraph('ocean tides')}</p><p>{paragraph('moon phases')}</p>")
+    page.headers.update({"ETag": '"tides-1"'})
+    with serve({"/": page}) as site:
+        [stored] = ingest_website(site.origin + "/", owner, max_pages=1).documents
+        before = document(profile, stored.document_id)
+        assert before.etag == '"tides-1"'
+        result = update_document(stored.document_id)
+        assert result.unchanged and result.status == "ready" and result.embedded == 0
+        assert site.requests[-1][1].get("if-none-match") == '"tides-1"'
+        after = document(profile, stored.document_id)
+        assert (after.updated_at, after.content_hash) == (before.updated_at, before.content_hash)
+        assert "(unchanged)" in str(Artifact.get(f"update-document-{stored.document_id}").data)
+
+        # A new version: fetched, re-chunked, only the changed chunk embedded, the new ETag kept.
+        site.pages["/"] = html("Tides", f"<p>{paragraph('ocean tides')}</p><p>{paragraph('coral reefs')}</p>")
+        site.pages["/"].headers.update({"ETag": '"tides-2"'})
+        changed = update_document(stored.document_id)
+        assert not changed.unchanged and (changed.embedded, changed.reused) == (1, 1)
+        assert document(profile, stored.document_id).etag == '"tides-2"'

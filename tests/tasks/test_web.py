@@ -9,8 +9,15 @@ import pytest
 from site_server import Page, html, redirect, serve
 
 from tasks.documents.crawl import FetchedPage, crawl
-from tasks.documents.fetch import Fetcher, FetchFailed, FetchRefused, FetchSettings, refused_reason
-from tasks.documents.urls import crawlable_link
+from tasks.documents.fetch import (
+    Fetcher,
+    FetchFailed,
+    FetchRefused,
+    FetchSettings,
+    Validators,
+    refused_reason,
+)
+from tasks.documents.urls import canonical_url, crawlable_link
 from tasks.text import find_links
 
 LOOPBACK = "127.0.0.1/32"
@@ -178,3 +185,51 @@ def test_robots_disallowing_everything_crawls_nothing() -> None:
         result = crawl(site.origin + "/", 10, links_of, settings())
     assert result.pages == [] and result.skipped == [(site.origin + "/", "disallowed by robots.txt")]
     assert site.paths() == ["/robots.txt"]
+
+
+@pytest.mark.parametrize(("url", "canonical"), [
+    ("http://Example.org", "http://example.org/"),
+    ("http://example.org/index.html", "http://example.org/"),
+    ("http://example.org/#top", "http://example.org/"),
+    ("http://example.org/?utm_source=news&utm_medium=mail", "http://example.org/"),
+    ("http://example.org/docs/", "http://example.org/docs"),
+    ("http://example.org/docs/index.htm", "http://example.org/docs"),
+    ("http://example.org:80/a?b=2&a=1&gclid=x&fbclid=y", "http://example.org/a?a=1&b=2"),
+    ("https://example.org/a/b.html?q=tides", "https://example.org/a/b.html?q=tides"),
+])
+def test_canonical_urls(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+
+
+def test_one_page_per_canonical_url_and_links_not_followed_are_counted() -> None:
+    home = ('<p>Home. <a href="/index.html">Again</a> <a href="/?utm_source=news">Tracked</a> <a href="/#main">Top</a>'
+            ' <a href="/about/">About</a> <a href="/about">About too</a> <a href="/print">Print</a>'
+            ' <a href="mailto:team@example.org">Mail</a> <a href="tel:+331">Call</a>'
+            ' <a href="https://example.com/">Elsewhere</a> <a href="https://example.com/b">Elsewhere too</a></p>')
+    pages = {
+        "/": html("Home", home),
+        "/index.html": html("Home", home),
+        "/about": html("About", "<p>About us.</p>"),
+        "/about/": html("About", "<p>About us.</p>"),
+        "/print": Page(b"<html><head><link rel='canonical' href='/about'></head><body><p>About us.</p></body></html>"),
+    }
+    with serve(pages) as site:
+        result = crawl(site.origin + "/", 100, links_of, settings())
+        assert result.pages == [site.origin + "/", site.origin + "/about"]
+        assert dict(result.skipped) == {site.origin + "/print": f"same page as {site.origin}/about"}  # rel=canonical
+        assert dict(result.links_not_followed) == {"mailto: link": 1, "tel: link": 1, "link to another site": 2}
+        requested = [path for path in site.paths() if path != "/robots.txt"]
+        assert requested == ["/", "/about/", "/print"]  # /index.html, /?utm_source, /about never fetched again
+
+
+def test_conditional_get_is_answered_not_modified() -> None:
+    page = html("Tides", "<p>Tides.</p>")
+    page.headers.update({"ETag": '"v1"', "Last-Modified": "Mon, 30 Nov 2026 10:00:00 GMT"})
+    with serve({"/": page}) as site, Fetcher(settings()) as fetcher:
+        first = fetcher.get(site.origin + "/")
+        assert (first.status, first.etag, first.last_modified) == (200, '"v1"', "Mon, 30 Nov 2026 10:00:00 GMT")
+        again = fetcher.get(site.origin + "/", validators=Validators(first.etag, first.last_modified))
+        assert again.status == 304 and again.body == b""
+        assert site.requests[-1][1]["if-none-match"] == '"v1"'
+        page.headers["ETag"] = '"v2"'
+        assert fetcher.get(site.origin + "/", validators=Validators('"v1"', None)).status == 200

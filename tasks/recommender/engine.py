@@ -114,7 +114,7 @@ class EngineCache:
             return
         try:
             engine = load_engine(profile.storage, version_id, checksum)
-        except Exception as exc:  # the version in service keeps serving; the error is logged
+        except Exception as exc:  # noqa: BLE001 - the version in service keeps serving; the error is logged
             self._refused[version_id] = (time.monotonic(), str(exc))
             run_logger().error(
                 "recommender version %s refused, keeping version %s: %s",

@@ -73,7 +73,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nightshift-load-") as tmp:
         with Stack(Path(tmp), workers=0, redis_db=6) as stack:
-            warm = lambda i: ("POST", "/jobs", {"type": "extract_todos", "params": {"task_execution_id": i + 1}})
+            def warm(i: int) -> tuple[str, str, dict]:
+                return "POST", "/jobs", {"type": "extract_todos", "params": {"task_execution_id": i + 1}}
+
             asyncio.run(load(stack, 10, 2, 8, warm))  # connections and registry warm
             health = asyncio.run(load(stack, args.rate, min(args.seconds, 10), args.max_in_flight,
                                       lambda i: ("GET", "/health", None)))

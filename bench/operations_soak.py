@@ -37,7 +37,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from local_stack import LocalStack  # noqa: E402
+from local_stack import LocalStack
 
 # Real schedule -> compressed interval (seconds). Only cron schedules of prefect.yaml appear here.
 COMPRESSED = {"*/10 * * * *": 60, "0 * * * *": 120, "0 2 * * *": 300, "0 4 * * *": 300}
@@ -124,7 +124,7 @@ class Feeder:
     def finished_executions(self, count: int) -> None:
         import factories
 
-        old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=30)
+        old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
         for _ in range(count):
             factories.make_execution(self.url, produced_at=old)
             self.executions += 1
@@ -198,7 +198,7 @@ def soak(minutes: float, workdir: Path) -> dict:
     stack.local("start")
     print(f"embedded default started in {time.monotonic() - t0:.0f} s (server {stack.api_url}, Jobs API {stack.jobs_api})")
     token = stack.local("token").stdout.strip()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     feeder = Feeder(home)
     feeder.users_and_todos(started)
     feeder.publications()
@@ -218,7 +218,7 @@ def soak(minutes: float, workdir: Path) -> dict:
                 failing_jobs += 1
                 next_fail += FAIL_EVERY_SECONDS
             time.sleep(1)
-        ended = dt.datetime.now(dt.timezone.utc)
+        ended = dt.datetime.now(dt.UTC)
         time.sleep(GRACE_SECONDS)  # let the last failures be mailed and the runs due before `ended` finish
         report = measure(stack, intervals, started, ended)
     finally:

@@ -42,7 +42,7 @@ class ObjectStorage(Block):
     def exists(self, key: str) -> bool:
         raise NotImplementedError
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str) -> None:  # type: ignore[override]  # an object's key, beside Block's delete(name) classmethod
         raise NotImplementedError
 
     def list_keys(self, prefix: str = "") -> list[str]:
@@ -85,7 +85,7 @@ class LocalFolderStorage(ObjectStorage):
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str) -> None:  # type: ignore[override]  # an object's key, beside Block's delete(name) classmethod
         self._path(key).unlink(missing_ok=True)
 
     def list_keys(self, prefix: str = "") -> list[str]:
@@ -111,7 +111,7 @@ class S3ObjectStorage(ObjectStorage):
         folder = self.bucket.bucket_folder.strip("/")
         return f"{folder}/{_check_key(key)}" if folder else _check_key(key)
 
-    def _client(self):  # type: ignore[no-untyped-def]
+    def _client(self):
         return self.bucket.credentials.get_s3_client()
 
     def put_bytes(self, key: str, data: bytes) -> str:
@@ -132,7 +132,7 @@ class S3ObjectStorage(ObjectStorage):
         )
         return any(item["Key"] == self._key(key) for item in response.get("Contents", []))
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str) -> None:  # type: ignore[override]  # an object's key, beside Block's delete(name) classmethod
         self._client().delete_object(Bucket=self.bucket.bucket_name, Key=self._key(key))
 
     def list_keys(self, prefix: str = "") -> list[str]:
@@ -140,7 +140,7 @@ class S3ObjectStorage(ObjectStorage):
         strip = len(folder) + 1 if folder else 0
         paginator = self._client().get_paginator("list_objects_v2")
         full_prefix = f"{folder}/{prefix}" if folder else prefix
-        keys = []
+        keys: list[str] = []
         for page in paginator.paginate(Bucket=self.bucket.bucket_name, Prefix=full_prefix):
             keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
         return sorted(keys)

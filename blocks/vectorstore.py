@@ -67,7 +67,7 @@ class VectorStore(Block):
                documents: list[str], metadatas: list[dict]) -> None:
         raise NotImplementedError
 
-    def delete(self, collection: str, *, ids: list[str] | None = None, where: dict | None = None) -> None:
+    def delete(self, collection: str, *, ids: list[str] | None = None, where: dict | None = None) -> None:  # type: ignore[override]  # vectors of a collection, beside Block's delete(name) classmethod
         raise NotImplementedError
 
     def query(self, collection: str, embedding: list[float], k: int = 5,
@@ -199,9 +199,9 @@ class ChromaVectorStore(VectorStore):
                     documents=documents[start:end], metadatas=[m or None for m in metadatas[start:end]],
                 )
 
-    def delete(self, collection: str, *, ids: list[str] | None = None, where: dict | None = None) -> None:
+    def delete(self, collection: str, *, ids: list[str] | None = None, where: dict | None = None) -> None:  # type: ignore[override]  # vectors of a collection, beside Block's delete(name) classmethod
         if ids is None and where is None:
-            raise ValueError(f"delete from {collection!r}: give ids or where (refusing to empty it)")
+            raise ValueError(f"delete from {collection!r}: give ids or where (refusing to empty it)")  # noqa: S608 - a message, not SQL
         if ids is not None and not ids:
             return
         with self._store_write():
@@ -222,7 +222,7 @@ class ChromaVectorStore(VectorStore):
         )
         return [
             VectorHit(id=id_, score=1.0 - float(distance), document=document or "", metadata=metadata or {})
-            for id_, distance, document, metadata in zip(
+            for id_, distance, document, metadata in zip(  # noqa: B905 - Chroma returns equal lists
                 result["ids"][0], result["distances"][0], result["documents"][0], result["metadatas"][0]
             )
         ]

@@ -102,7 +102,7 @@ def _partition(data: bytes, pages: int, strategy: Literal["fast", "hi_res"], job
         return [partition_pages(data, 0, pages, strategy, job)]
     try:
         return side_by_side(
-            lambda pages_range: partition_pages.submit(data, *pages_range, strategy, job, in_process=True),
+            lambda pages_range: partition_pages.submit(data, pages_range[0], pages_range[1], strategy, job, in_process=True),
             page_batches(pages),
             on_done=lambda pages_range: update_progress_artifact(progress, 60.0 * pages_range[1] / pages),
         )

@@ -41,7 +41,7 @@ NAMING_CONVENTION = {
 
 def utcnow() -> dt.datetime:
     """Timezone-aware now in UTC; every timestamp in the database is UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -55,11 +55,11 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value
 
 

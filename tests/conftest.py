@@ -43,9 +43,9 @@ def tree_state(folder: Path) -> tuple[bool, float]:
 SESSION_STARTED = time.time()
 DEFAULT_HOME_BEFORE = tree_state(DEFAULT_HOME)
 
-import pytest  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from chat_server import chat_server  # noqa: E402,F401  (fixture for every test module)
+import pytest
+import sqlalchemy as sa
+from chat_server import chat_server  # noqa: F401  (fixture for every test module)
 
 PG_ADMIN_URL = os.environ.get("NIGHTSHIFT_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -51,7 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.reader = JobReader()
         try:  # job types read now, not by the first POST of a burst
             await app.state.registry.refresh(client)
-        except Exception:  # noqa: BLE001 - Prefect not answering yet: the first request reads them
+        except Exception:
             logger.warning("job types not read at start", exc_info=True)
         try:
             yield

@@ -19,8 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blocks.settings import JobsApiLimits
 
-TOKEN_ENV = "NIGHTSHIFT_JOBS_API_TOKEN"
-TOKEN_BLOCK = "nightshift-jobs-api-token"
+TOKEN_ENV = "NIGHTSHIFT_JOBS_API_TOKEN"  # noqa: S105 - the variable's name, not a token
+TOKEN_BLOCK = "nightshift-jobs-api-token"  # noqa: S105 - the block's name, not a token
 DOCS_ASSETS = "/docs-assets"
 PUBLIC_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 

@@ -131,7 +131,7 @@ class Dispatcher:
                     continue
                 if not records:
                     wait_until = await in_database(ledger.next_due_at)
-            except Exception:  # noqa: BLE001 - the database or Prefect is away: try again shortly
+            except Exception:
                 logger.exception("dispatcher: reading the ledger failed")
             delay = min(DISPATCH_POLL_SECONDS, max(0.0, SYNC_SECONDS - (time.monotonic() - self._synced_at)))
             if wait_until is not None:
@@ -203,7 +203,8 @@ class Doorbell:
         env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)}
         self.process = subprocess.Popen([sys.executable, "-m", "deployments.api.dispatcher", "--doorbell"],
                                         stdin=subprocess.PIPE, env=env)
-        assert self.process.stdin is not None
+        if self.process.stdin is None:
+            raise RuntimeError("the dispatcher's doorbell pipe did not open")
         os.set_blocking(self.process.stdin.fileno(), False)
 
     def ring(self) -> None:

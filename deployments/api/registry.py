@@ -69,7 +69,7 @@ class Registry:
     async def _refresh_in_background(self, client: PrefectClient) -> None:
         try:
             await self.refresh(client)
-        except Exception:  # noqa: BLE001 - Prefect away: keep serving the types known, try again later
+        except Exception:
             logger.warning("job types not refreshed", exc_info=True)
 
     async def get(self, client: PrefectClient, job_type: str) -> JobType | None:

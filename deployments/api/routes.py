@@ -181,7 +181,8 @@ async def cancel_job(job_id: UUID, client: Client) -> Job:
     if record.flow_run_id is None and record.batch_run_id is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is running in batch run {record.batch_run_id} "
                             "with other small jobs: it cannot be stopped alone, and ends shortly")
-    assert job.flow_run_id is not None
+    if job.flow_run_id is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is being handed to Prefect: retry in a second")
     # Always Cancelling, never forced: the server itself turns it into Cancelled when no worker has
     # taken the run (in the same transaction), and otherwise the run's worker stops it. Forcing
     # Cancelled on a run that a worker was taking at that moment let the run start anyway.

@@ -37,7 +37,7 @@ PRODUCED_TEXT = (
 
 def load_demo_data(database: Database, now: dt.datetime | None = None) -> int:
     """Create (once) the demo user and finished execution; return the execution id."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     with database.session() as session:
         user = session.scalar(select(User).where(User.email == DEMO_EMAIL))
         if user is None:

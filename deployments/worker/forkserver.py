@@ -138,7 +138,7 @@ class ForkServer:
         try:
             request, fds = _receive_request(conn)
             pid = os.fork()
-        except Exception as error:  # a bad request or a failed fork: this launcher falls back
+        except Exception as error:  # noqa: BLE001 - a bad request or a failed fork: this launcher falls back
             for fd in fds:
                 os.close(fd)
             with contextlib.suppress(OSError):
@@ -233,7 +233,8 @@ def run_engine(argv: list[str]) -> int:
 
     prefect.context.refresh_global_settings_context()  # this run's environment, not the server's
     spec = importlib.util.find_spec("prefect.engine")
-    assert spec is not None and spec.loader is not None and spec.origin is not None
+    if spec is None or spec.loader is None or spec.origin is None:
+        raise RuntimeError("prefect.engine cannot be found in this interpreter")
     code = spec.loader.get_code(spec.name)  # type: ignore[attr-defined]
     main = types.ModuleType("__main__")
     main.__dict__.update(__file__=spec.origin, __cached__=spec.cached, __loader__=spec.loader,
@@ -241,7 +242,7 @@ def run_engine(argv: list[str]) -> int:
     sys.modules["__main__"] = main  # as `python -m` leaves it: this child runs nothing else
     sys.argv = [spec.origin, *argv]
     try:
-        exec(code, main.__dict__)
+        exec(code, main.__dict__)  # noqa: S102 - Prefect's own engine module, as `python -m` runs it
     except SystemExit as done:
         return _exit_code(done)
     finally:

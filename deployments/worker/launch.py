@@ -55,7 +55,7 @@ def read_messages(sock: socket.socket):  # type: ignore[no-untyped-def]
 
 def _fall_back(reason: str) -> None:
     print(f"nightshift launch: {reason}; starting the flow run in a new interpreter", file=sys.stderr, flush=True)
-    os.execv(ENGINE[0], ENGINE + sys.argv[1:])
+    os.execv(ENGINE[0], ENGINE + sys.argv[1:])  # noqa: S606 - our interpreter, an argument list
 
 
 def _exit_like(status: int) -> None:

@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fork_flows import fork_probe, run_state
 from prefect import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
-
-from fork_flows import fork_probe, run_state
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = "tests/fork_flows.py:fork_probe"

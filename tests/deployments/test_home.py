@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from conftest import DEFAULT_HOME, SESSION_FOLDER, tree_state
 from prefect.settings import PREFECT_HOME
 
 from blocks.embedder import SentenceTransformerEmbedder
 from blocks.settings import get_settings
-from conftest import DEFAULT_HOME, SESSION_FOLDER, tree_state
 from deployments.operations.bootstrap import bootstrap
 
 

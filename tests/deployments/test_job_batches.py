@@ -74,7 +74,7 @@ def _todo_counts(stack: LocalStack, executions: list[int]) -> dict[int, int]:
     with session_scope(_app_url(stack)) as session:
         rows = session.execute(select(Todo.task_execution_id, func.count()).where(
             Todo.task_execution_id.in_(executions)).group_by(Todo.task_execution_id)).all()
-    return {execution: count for execution, count in rows}
+    return dict(rows)
 
 
 @pytest.mark.timeout(900)

@@ -12,10 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from factories import pdf_first_pages
+
 from bench.jobs_soak import FINAL
 from bench.prefect_stack import Stack
 from blocks.storage import LocalFolderStorage
-from factories import pdf_first_pages
 from store.db import session_scope
 from store.models import Source, User
 from store.sources import ensure_collection, ensure_source

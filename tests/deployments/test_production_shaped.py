@@ -37,7 +37,7 @@ def test_every_job_ends_none_is_lost_nothing_doubles(tmp_path: Path) -> None:
     # The jobs meant to fail fail, whether first time or after their worker was killed and they were resubmitted.
     on_purpose = report["failed (missing execution, on purpose)"] + report.get("resubmitted failed (on purpose)", 0)
     assert on_purpose >= 1 and report["failed (other)"] == 0
-    assert report["duplicates"] == {name: 0 for name in report["duplicates"]}
+    assert report["duplicates"] == dict.fromkeys(report["duplicates"], 0)
     per_execution = {k: v for k, v in report["todos per execution"].items() if k != "unmarked executions"}
     assert len(per_execution) == 1 and next(iter(per_execution)) > 0, per_execution  # same todos, each once
     assert report["todos per execution"]["unmarked executions"] == 0

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fork_flows import run_state
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.objects import StateType
@@ -22,7 +23,6 @@ from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from deployments.operations.bootstrap import base_job_template
-from fork_flows import run_state
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = "tests/fork_flows.py:fork_probe"

@@ -62,7 +62,7 @@ def test_an_interval_schedule_fires_and_its_runs_complete_on_time(tmp_path: Path
     try:
         stack.local("start")
         # Runs due while the worker was still starting are late by the start-up; count those after it.
-        up = dt.datetime.now(dt.timezone.utc).isoformat()
+        up = dt.datetime.now(dt.UTC).isoformat()
         deadline = time.monotonic() + 120
         completed: list[dict] = []
         while time.monotonic() < deadline and len(completed) < 4:
@@ -74,7 +74,7 @@ def test_an_interval_schedule_fires_and_its_runs_complete_on_time(tmp_path: Path
         lateness = [_seconds(r["start_time"], r["expected_start_time"]) for r in completed]
         assert max(lateness) <= 30, f"late starts (s): {lateness}"
         spacing = {round(_seconds(b["expected_start_time"], a["expected_start_time"]))
-                   for a, b in zip(runs, runs[1:])}
+                   for a, b in zip(runs, runs[1:], strict=False)}
         assert spacing == {INTERVAL}, f"scheduled starts {INTERVAL} s apart: {spacing}"
         due = [r for r in runs if r["expected_start_time"] <= completed[-1]["expected_start_time"]]
         assert [r["state_type"] for r in due] == ["COMPLETED"] * len(due), "a run due earlier never completed"

@@ -78,3 +78,40 @@ def for_extraction(session: Session, task_execution_id: int) -> ExecutionForExtr
         produced_text=f"{produced.title}\n\n{produced.body}" if produced else None,
         messages=[ExecutionMessage(m.sender, m.text, m.sent_at) for m in messages],
     )
+
+
+def ensure_finished_execution(
+    session: Session,
+    user: dict[str, str],
+    task: tuple[str, str],
+    title: str,
+    started: dt.datetime,
+    ended: dt.datetime,
+    messages: list[tuple[str, str, dt.datetime]],
+    produced: tuple[str, str, dt.datetime],
+) -> int:
+    """Create, once, a user (found by e-mail), a task (by name) and a finished execution of it (by
+    title) with its conversation and produced text; the execution's id either way."""
+    user_row = session.scalar(select(User).where(User.email == user["email"]))
+    if user_row is None:
+        user_row = User(**user)
+        session.add(user_row)
+    task_row = session.scalar(select(Task).where(Task.name == task[0]))
+    if task_row is None:
+        task_row = Task(name=task[0], definition=task[1])
+        session.add(task_row)
+    session.flush()
+    execution = session.scalar(
+        select(TaskExecution).where(TaskExecution.user_id == user_row.id, TaskExecution.title == title)
+    )
+    if execution is None:
+        execution = TaskExecution(user_id=user_row.id, task_id=task_row.id, title=title, created_at=started,
+                                  ended_at=ended)
+        session.add(execution)
+        session.flush()
+        session.add_all(Message(task_execution_id=execution.id, sender=sender, text=text, sent_at=sent_at)
+                        for sender, text, sent_at in messages)
+        session.add(ProducedTextVersion(task_execution_id=execution.id, title=produced[0], body=produced[1],
+                                        created_at=produced[2]))
+        session.flush()
+    return execution.id

@@ -47,6 +47,16 @@ def publication_titles(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return titles
 
 
+def ensure_publications(session: Session, titled_bodies: Sequence[tuple[str, str]]) -> list[int]:
+    """Insert the (title, body) publications whose title is not stored yet; the ids of all, in order."""
+    known = dict(session.execute(select(Publication.title, Publication.id)).tuples().all())
+    new = [Publication(title=title, body=body) for title, body in dict(titled_bodies).items() if title not in known]
+    session.add_all(new)
+    session.flush()
+    known.update({p.title: p.id for p in new})
+    return [known[title] for title, _ in titled_bodies]
+
+
 def publication_bodies(session: Session, ids: Sequence[int]) -> dict[int, str]:
     """{id: body} of these publications (an empty string for a publication without a body)."""
     bodies: dict[int, str] = {}

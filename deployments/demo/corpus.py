@@ -14,10 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from store.db import session_scope
-from store.models import Publication
+from store.recommender import ensure_publications
 
 # PDFs that are documents to read (not encrypted or deliberately broken test files).
 SKIP_PDFS = {"password.pdf", "invalid-pdf-structure-pdfminer-one-page.pdf"}
@@ -87,14 +85,8 @@ def publications_from(paths: Iterable[Path], max_pages: int | None = None) -> li
 
 def load_publications(database_url: str, publications: Iterable[PublicationText]) -> list[int]:
     """Insert the publications whose title is not stored yet; return the ids of all of them."""
-    publications = list(publications)
     with session_scope(database_url) as session:
-        known = dict(session.execute(select(Publication.title, Publication.id)).tuples().all())
-        new = [Publication(title=p.title, body=p.body) for p in publications if p.title not in known]
-        session.add_all(new)
-        session.flush()
-        known.update({p.title: p.id for p in new})
-        return [known[p.title] for p in publications]
+        return ensure_publications(session, [(p.title, p.body) for p in publications])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-
 from blocks.database import Database
-from store.models import Message, ProducedTextVersion, Task, TaskExecution, User
+from store.executions import ensure_finished_execution
 
 DEMO_EMAIL = "ada.martin@example.com"
 DEMO_TITLE = "Seed round pitch deck — review of version 3"
@@ -38,42 +36,16 @@ PRODUCED_TEXT = (
 def load_demo_data(database: Database, now: dt.datetime | None = None) -> int:
     """Create (once) the demo user and finished execution; return the execution id."""
     now = now or dt.datetime.now(dt.UTC)
+    started = now - dt.timedelta(hours=2)
+    user = {
+        "name": "Ada Martin", "email": DEMO_EMAIL, "language_code": "en", "timezone": "Europe/Paris",
+        "goal": "Close a 2M EUR seed round by the end of the quarter",
+        "company_description": "Fernwood, a start-up selling inventory forecasting to bakeries",
+    }
+    messages = [(sender, text, started + dt.timedelta(minutes=3 * i)) for i, (sender, text) in enumerate(CONVERSATION)]
     with database.session() as session:
-        user = session.scalar(select(User).where(User.email == DEMO_EMAIL))
-        if user is None:
-            user = User(
-                name="Ada Martin",
-                email=DEMO_EMAIL,
-                language_code="en",
-                timezone="Europe/Paris",
-                goal="Close a 2M EUR seed round by the end of the quarter",
-                company_description="Fernwood, a start-up selling inventory forecasting to bakeries",
-            )
-            session.add(user)
-        task_row = session.scalar(select(Task).where(Task.name == "Pitch deck review"))
-        if task_row is None:
-            task_row = Task(name="Pitch deck review", definition="Review a fundraising deck and say what to fix.")
-            session.add(task_row)
-        session.flush()
-        execution = session.scalar(
-            select(TaskExecution).where(TaskExecution.user_id == user.id, TaskExecution.title == DEMO_TITLE)
+        return ensure_finished_execution(
+            session, user, ("Pitch deck review", "Review a fundraising deck and say what to fix."), DEMO_TITLE,
+            started, now - dt.timedelta(minutes=40), messages,
+            ("Pitch deck review", PRODUCED_TEXT, now - dt.timedelta(minutes=45)),
         )
-        if execution is None:
-            started = now - dt.timedelta(hours=2)
-            execution = TaskExecution(
-                user_id=user.id, task_id=task_row.id, title=DEMO_TITLE, created_at=started,
-                ended_at=now - dt.timedelta(minutes=40),
-            )
-            session.add(execution)
-            session.flush()
-            session.add_all(
-                Message(task_execution_id=execution.id, sender=sender, text=text,
-                        sent_at=started + dt.timedelta(minutes=3 * i))
-                for i, (sender, text) in enumerate(CONVERSATION)
-            )
-            session.add(ProducedTextVersion(
-                task_execution_id=execution.id, title="Pitch deck review", body=PRODUCED_TEXT,
-                created_at=now - dt.timedelta(minutes=45),
-            ))
-        session.flush()
-        return execution.id

@@ -53,11 +53,13 @@ class BatchRoutes:
     async def get(self) -> dict[str, str]:
         if time.monotonic() - self._read_at < ROUTES_TTL_SECONDS:
             return self._routes
-        try:
-            if BATCH_SIZE < 2:
-                raise ObjectNotFound(None)  # batches turned off (NIGHTSHIFT_JOBS_BATCH_SIZE=1)
-            executor = await self.client.read_deployment_by_name(BATCH_DEPLOYMENT)
-        except ObjectNotFound:  # not deployed, or turned off: every job gets a flow run of its own
+        executor = None
+        if BATCH_SIZE >= 2:  # else batches are turned off (NIGHTSHIFT_JOBS_BATCH_SIZE=1)
+            try:
+                executor = await self.client.read_deployment_by_name(BATCH_DEPLOYMENT)
+            except ObjectNotFound:
+                executor = None
+        if executor is None:  # not deployed, or turned off: every job gets a flow run of its own
             self._routes = {}
         else:
             tagged = await self.client.read_deployments(

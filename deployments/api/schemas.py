@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 from uuid import UUID
 
 from prefect.client.schemas.objects import FlowRun
@@ -72,12 +72,27 @@ def run_fields(run: FlowRun) -> dict[str, Any]:
             "error": message if status_ in {"failed", "crashed", "cancelled"} else None}
 
 
-GONE = {"status": "crashed", "error": "its flow run no longer exists in Prefect"}
+GONE: dict[str, Any] = {"status": "crashed", "error": "its flow run no longer exists in Prefect"}
+
+
+class _JobBase(TypedDict):
+    """What every job shows of its record."""
+
+    id: UUID
+    type: str
+    params: dict[str, Any]
+    created_at: dt.datetime
+
+
+def ledger_status(record: JobRecord) -> Status:
+    """The status the ledger last recorded (a string column holding a `Status`; `Job` validates it)."""
+    return cast(Status, record.final_status or record.status or "scheduled")
 
 
 def to_job(record: JobRecord, run: FlowRun | None = None, run_missing: bool = False) -> Job:
     """The job as callers see it: from its flow run when given, else as the ledger last recorded it."""
-    base = {"id": UUID(record.id), "type": record.type, "params": record.params, "created_at": record.created_at}
+    base: _JobBase = {"id": UUID(record.id), "type": record.type, "params": record.params, "created_at": record.created_at}
+    fields: dict[str, Any]
     if run is not None:
         fields = run_fields(run)
     elif record.flow_run_id is not None and run_missing and not record.final_status:
@@ -85,9 +100,9 @@ def to_job(record: JobRecord, run: FlowRun | None = None, run_missing: bool = Fa
     elif record.flow_run_id is not None:
         fields = {name: getattr(record, name) for name in
                   ("state_name", "run_name", "scheduled_at", "started_at", "finished_at", "error")}
-        fields["status"] = record.final_status or record.status or "scheduled"
+        fields["status"] = ledger_status(record)
     elif record.batch_run_id is not None and record.final_status != "cancelled":  # in a batch (tasks/jobs.py)
-        return Job(**base, status=record.final_status or record.status or "scheduled",
+        return Job(**base, status=ledger_status(record),
                    flow_run_id=UUID(record.batch_run_id), scheduled_at=record.created_at,
                    started_at=record.started_at, finished_at=record.finished_at,
                    error=record.error or record.dispatch_error)

@@ -8,6 +8,7 @@ import email.policy
 from sqlalchemy import select
 
 from blocks.mailer import OutboxMailer
+from blocks.prefect_calls import sync_result
 from blocks.profile import load_profile
 from store.models import Event, User
 
@@ -26,11 +27,11 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
         user_id = session.scalar(select(User.id).where(User.email == user_email))
     if user_id is None:
         raise LookupError(f"no user with e-mail {user_email!r}: load the demo data first")
-    run = run_deployment(
+    run = sync_result(run_deployment(
         DEPLOYMENT,
         parameters={"user_ids": [user_id], "ignore_local_window": True, "send_when_empty": True},
         timeout=timeout,
-    )
+    ), "run_deployment")
     lines = [f"flow run {run.name!r}: {run.state.name if run.state else 'unknown'}"]
     with profile.database.session() as session:
         payload = session.scalar(
@@ -46,5 +47,8 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
         return lines + [f"sent through {type(profile.mailer).__name__}, Message-ID {message_id}"]
     path = profile.mailer.path_of(message_id)
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    text = message.get_body(preferencelist=("plain",)).get_content()
+    body = message.get_body(preferencelist=("plain",))
+    if body is None:
+        raise ValueError(f"{path} has no text part")
+    text = body.get_content()
     return lines + [f"outbox: {path}", f"subject: {message['Subject']}", "", *text.rstrip().splitlines()]

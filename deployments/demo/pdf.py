@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from blocks.profile import NightshiftProfile
+    from store.models import Source
 
 SHARED_PDF = Path(__file__).resolve().parents[3] / "shared" / "data" / "pdf" / "layout-parser-paper-fast.pdf"
 COLLECTION = "Demo papers"
@@ -18,9 +25,10 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     """
     from prefect.deployments import run_deployment
 
+    from blocks.prefect_calls import sync_result
     from blocks.profile import load_profile
     from blocks.vectorstore import collection_name
-    from store.models import Source, User
+    from store.models import User
     from store.sources import ensure_collection, ensure_source, source_object_key
 
     if not SHARED_PDF.is_file():
@@ -41,13 +49,13 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     else:
         profile.storage.put_bytes(key, data)
     job_variables = {"env": {"NIGHTSHIFT_PROFILE": profile_name}} if profile_name else None
-    run = run_deployment(
+    run = sync_result(run_deployment(
         "ingest-pdf/ingest-pdf", parameters={"collection_id": collection_id, "source_id": source_id},
         job_variables=job_variables, timeout=timeout,
-    )
+    ), "run_deployment")
     state = run.state.name if run.state else "unknown"
     with profile.database.session() as session:
-        source = session.get(Source, source_id)
+        source = _source(session, source_id)
         status, error = source.status, source.error
     chunks = profile.vector_store.count(collection_name(owner), where={"source_id": source_id})
     lines = [
@@ -61,13 +69,22 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     return lines
 
 
-def _already_ingested(profile, owner: int, source_id: int) -> list[str] | None:  # type: ignore[no-untyped-def]
-    """Lines describing an ingested source with its chunks in the vector store; None if it is not."""
-    from blocks.vectorstore import collection_name
+def _source(session: Session, source_id: int) -> Source:
+    """The source ensure_source created or found (it is never deleted during the demo)."""
     from store.models import Source
 
+    source = session.get(Source, source_id)
+    if source is None:
+        raise RuntimeError(f"source {source_id} no longer exists")
+    return source
+
+
+def _already_ingested(profile: NightshiftProfile, owner: int, source_id: int) -> list[str] | None:
+    """Lines describing an ingested source with its chunks in the vector store; None if it is not."""
+    from blocks.vectorstore import collection_name
+
     with profile.database.session() as session:
-        source = session.get(Source, source_id)
+        source = _source(session, source_id)
         status, ingested_at, collection_id = source.status, source.ingested_at, source.collection_id
     chunks = profile.vector_store.count(collection_name(owner), where={"source_id": source_id})
     if status != "ingested" or not chunks:

@@ -69,6 +69,7 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     """Run ingest-website for one local page through the Prefect API; return lines to print."""
     from prefect.deployments import run_deployment
 
+    from blocks.prefect_calls import sync_result
     from blocks.profile import load_profile
     from store.models import Document, DocumentChunk, User
 
@@ -81,12 +82,12 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     if profile_name:
         env["NIGHTSHIFT_PROFILE"] = profile_name
     with serve_page() as url:
-        run = run_deployment(
+        run = sync_result(run_deployment(
             "ingest-website/ingest-website",
             parameters={"url": url, "owner_user_id": owner, "max_pages": 1},
             job_variables={"env": env},
             timeout=timeout,
-        )
+        ), "run_deployment")
     state = run.state.name if run.state else "unknown"
     lines = [f"  {url} served locally; deployment ingest-website/ingest-website, flow run {run.name!r}: {state}"]
     with database.session() as session:

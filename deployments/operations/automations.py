@@ -59,8 +59,8 @@ async def ensure_automations() -> list[str]:
             logger.info("deployment %s is not deployed yet: deploy prefect.yaml, then bootstrap again "
                            "to create %s", NOTIFIER_DEPLOYMENT, NOTIFY_AUTOMATION)
         for name in REPLACED_AUTOMATIONS:
-            for automation in await client.read_automations_by_name(name):
-                await client.delete_automation(automation.id)
+            for replaced in await client.read_automations_by_name(name):
+                await client.delete_automation(replaced.id)
         created = []
         for automation in wanted:
             if not await client.read_automations_by_name(automation.name):

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
@@ -20,6 +21,7 @@ from prefect_aws import AwsCredentials, MinIOCredentials, S3Bucket
 
 from blocks.database import Database
 from blocks.embedder import SentenceTransformerEmbedder
+from blocks.prefect_calls import sync_result
 from blocks.profile import BLOCK_TYPES, NightshiftProfile, clear_profile_cache, embedded_profile
 from blocks.settings import get_settings
 from deployments.api.auth import ensure_api_token
@@ -44,7 +46,8 @@ WORK_QUEUES: dict[str, tuple[int, int | None, str]] = {
 
 
 def register_block_types() -> None:
-    for block_type in (*BLOCK_TYPES, AwsCredentials, MinIOCredentials, S3Bucket):
+    block_types: tuple[type[Block], ...] = (*BLOCK_TYPES, AwsCredentials, MinIOCredentials, S3Bucket)
+    for block_type in block_types:
         block_type.register_type_and_schema()
 
 
@@ -56,7 +59,7 @@ def _existing_parts(name: str) -> dict[str, Block] | None:
     except ObjectNotFound:
         return None
     return {
-        role: Block.load_from_ref(reference["block_document"]["id"])
+        role: sync_result(Block.load_from_ref(reference["block_document"]["id"]), "Block.load_from_ref")
         for role, reference in (document.block_document_references or {}).items()
         if role in NightshiftProfile.model_fields
     }
@@ -69,14 +72,15 @@ def save_profile(profile: NightshiftProfile, name: str, overwrite: bool = False)
     not have yet (a profile made by an older nightshift) gets the part from `profile`.
     """
     existing = {} if overwrite else (_existing_parts(name) or {})
-    parts = {role: existing.get(role) or getattr(profile, role) for role in NightshiftProfile.model_fields}
+    # one part per role, each of its role's own type (NightshiftProfile validates them)
+    parts: dict[str, Any] = {role: existing.get(role) or getattr(profile, role) for role in NightshiftProfile.model_fields}
     if existing.keys() != parts.keys():
         for role, part in parts.items():
             if role not in existing:
                 part.save(name, overwrite=True)
         NightshiftProfile(**parts).save(name, overwrite=True)
     clear_profile_cache()
-    return NightshiftProfile.load(name)
+    return sync_result(NightshiftProfile.load(name), "NightshiftProfile.load")
 
 
 def base_job_template(pool: str) -> dict:

@@ -35,6 +35,7 @@ def _demo(args: argparse.Namespace) -> int:
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL
 
+    from blocks.prefect_calls import sync_result
     from blocks.profile import load_profile
     from deployments.demo.data import DEMO_EMAIL, load_demo_data
     from store.models import Todo, TodoScheduling
@@ -43,9 +44,9 @@ def _demo(args: argparse.Namespace) -> int:
     execution_id = load_demo_data(database)
     print(f"demo data: task execution {execution_id} (user Ada Martin, a finished pitch-deck review)")
     print("running deployment extract-todos/extract-todos through the Prefect API…")
-    run = run_deployment(
+    run = sync_result(run_deployment(
         "extract-todos/extract-todos", parameters={"task_execution_id": execution_id}, timeout=args.timeout
-    )
+    ), "run_deployment")
     print(f"flow run {run.name!r}: {run.state.name if run.state else 'unknown'}")
     with database.session() as session:
         rows = session.execute(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -86,7 +87,7 @@ def _end(process: subprocess.Popen, timeout: float, signum: int | None = None) -
         return False
 
 
-def _child_setup(death_signal: int):  # type: ignore[no-untyped-def]
+def _child_setup(death_signal: int) -> Callable[[], None]:
     """A preexec_fn: SIGINT and SIGTERM at their defaults; `death_signal` when this process dies (Linux)."""
     try:
         import ctypes

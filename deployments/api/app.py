@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -63,6 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await anyio.to_thread.run_sync(doorbell.stop)
 
 
+_App: Callable[..., FastAPI]
 try:  # Swagger UI and ReDoc served by the API itself: FastAPI's own pages load them from a CDN
     from fastapi_offline import FastAPIOffline as _App
 

@@ -102,7 +102,8 @@ async def _token_from_block() -> str | None:
     from prefect.blocks.system import Secret
 
     try:
-        secret = await Secret.aload(TOKEN_BLOCK)
+        # aload's `Self` is lost in Prefect's inject_client decorator: the block is a Secret
+        secret: Secret[str] = await Secret.aload(TOKEN_BLOCK)
     except ValueError:
         return None
     return str(secret.get())
@@ -111,12 +112,15 @@ async def _token_from_block() -> str | None:
 def ensure_api_token() -> bool:
     """Create the token's Secret block when missing (from NIGHTSHIFT_JOBS_API_TOKEN, else random)."""
     from prefect.blocks.system import Secret
+    from pydantic import Secret as PydanticSecret
 
     try:
         Secret.load(TOKEN_BLOCK)
         return False
     except ValueError:
-        Secret(value=os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)).save(TOKEN_BLOCK)
+        # the value wrapped as Secret's own validator wraps a str (its annotation takes no plain str)
+        token = PydanticSecret[str](os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32))
+        Secret(value=token).save(TOKEN_BLOCK)
         return True
 
 

@@ -164,14 +164,14 @@ class Dispatcher:
                 run = await self.client.create_flow_run_from_deployment(
                     UUID(record.deployment_id), parameters=params, idempotency_key=ledger.run_key(record.id))
             except (ObjectNotFound, httpx.HTTPStatusError) as error:
-                code = error.response.status_code if isinstance(error, httpx.HTTPStatusError) else 404
-                if code == 404:
+                response = error.response if isinstance(error, httpx.HTTPStatusError) else None
+                if response is None or response.status_code == 404:
                     await in_database(ledger.give_up, record.id, f"deployment {record.deployment_id} of job type "
                                                                   f"{record.type!r} no longer exists")
                     return
-                if code in (400, 422):  # this run can never be created; anything else may pass later
-                    await in_database(ledger.give_up, record.id, f"Prefect refused the run ({code}): "
-                                                                  f"{error.response.text[:500]}")
+                if response.status_code in (400, 422):  # this run can never be created; anything else may pass later
+                    await in_database(ledger.give_up, record.id, f"Prefect refused the run ({response.status_code}): "
+                                                                  f"{response.text[:500]}")
                     return
                 await self._later(record, error)
                 return

@@ -38,6 +38,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.responses import OrchestrationResult
 from prefect.client.schemas.sorting import FlowRunSort
 
 logger = logging.getLogger("nightshift.watchdog")
@@ -68,8 +69,8 @@ async def schedule_interval(schedule: Any) -> dt.timedelta | None:
     """The longest gap between two runs of a deployment schedule (interval, cron or rrule)."""
     from prefect.server.schemas import schedules
 
-    kind = {"interval": schedules.IntervalSchedule, "cron": schedules.CronSchedule,
-            "rrule": schedules.RRuleSchedule}
+    kind: dict[str, type[schedules.IntervalSchedule | schedules.CronSchedule | schedules.RRuleSchedule]] = {
+        "interval": schedules.IntervalSchedule, "cron": schedules.CronSchedule, "rrule": schedules.RRuleSchedule}
     for field, model in kind.items():
         if getattr(schedule, field, None) is not None:
             server_side = model.model_validate(schedule.model_dump(exclude_none=True))
@@ -98,11 +99,12 @@ async def stalled(client: PrefectClient, now: dt.datetime, watching_since: dt.da
         if pool and not pools_with_workers[pool]:
             continue
         interval = min(intervals)
-        [last] = await client.read_flow_runs(
+        completed = await client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
                 type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))),
-            sort=FlowRunSort.END_TIME_DESC, limit=1) or [None]
+            sort=FlowRunSort.END_TIME_DESC, limit=1)
+        last = completed[0] if completed else None
         since = (last.end_time if last and last.end_time else deployment.created) or now
         if now - max(since, watching_since) > FACTOR * interval:
             flow = await client.read_flow(deployment.flow_id)
@@ -149,7 +151,7 @@ async def crash_if_still(client: PrefectClient, run_id: Any, state: StateType, m
     run = await client.read_flow_run(run_id)
     if run.state is None or run.state.type != state:
         return False
-    result = await client.set_flow_run_state(run_id, Crashed(message=message))
+    result: OrchestrationResult[Any] = await client.set_flow_run_state(run_id, Crashed(message=message))
     return result.status.value == "ACCEPT"
 
 
@@ -218,7 +220,7 @@ class Watchdog:
         ui = PREFECT_UI_URL.value() or api_url.removesuffix("/api") or None
         mailed = []
         for stall in stalls:
-            details = {"deployment": stall.deployment, "since": stall.since.isoformat()}
+            details: dict[str, str | None] = {"deployment": stall.deployment, "since": stall.since.isoformat()}
             if await anyio.to_thread.run_sync(mail_once, stall.key, stall_message(stall, to, ui), details):
                 logger.warning("schedule of %s stalled since %s: operators mailed", stall.deployment, stall.since)
                 mailed.append(stall.key)

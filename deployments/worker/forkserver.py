@@ -259,7 +259,8 @@ def deliver_events(timeout: float = 5.0) -> None:
     """
     from prefect._internal.concurrency.services import QueueService
 
-    services = list(QueueService._instances.values())  # every running service: events, logs…
+    # every running service (events, logs…); mypy refuses reading its `dict[int, Self]` through the class
+    services = list(QueueService._instances.values())  # type: ignore[misc]
     deadline = time.monotonic() + timeout
     for service in services:
         if getattr(service, "_stopped", True) or not getattr(service, "_started", False):

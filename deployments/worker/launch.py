@@ -20,6 +20,11 @@ import socket
 import struct
 import sys
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would cost this launcher's start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, NoReturn
+
 SOCKET_ENV = "NIGHTSHIFT_FORKSERVER"
 ENGINE = [sys.executable, "-m", "prefect.engine"]
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
@@ -34,7 +39,7 @@ def send_message(sock: socket.socket, message: dict, fds: list[int] | None = Non
         sock.sendall(payload)
 
 
-def read_messages(sock: socket.socket):  # type: ignore[no-untyped-def]
+def read_messages(sock: socket.socket) -> Iterator[dict[str, Any]]:
     """Length-prefixed JSON messages until the peer closes."""
     buffer = b""
     while True:
@@ -53,7 +58,7 @@ def read_messages(sock: socket.socket):  # type: ignore[no-untyped-def]
         buffer += chunk
 
 
-def _fall_back(reason: str) -> None:
+def _fall_back(reason: str) -> NoReturn:
     print(f"nightshift launch: {reason}; starting the flow run in a new interpreter", file=sys.stderr, flush=True)
     os.execv(ENGINE[0], ENGINE + sys.argv[1:])  # noqa: S606 - our interpreter, an argument list
 
@@ -98,8 +103,8 @@ def main() -> None:
             _fall_back(f"fork server refused the run ({message['error']})")
         if "pid" in message:
             child = int(message["pid"])
-            for signum in pending:
-                forward(signum, None)
+            for queued in pending:
+                forward(queued, None)
         if "status" in message:
             _exit_like(int(message["status"]))
     # The fork server went away before reporting the end of the run: the run itself goes on (the

@@ -12,12 +12,12 @@ from blocks.prefect_calls import sync_result
 from blocks.profile import load_profile
 from tasks.fanout import side_by_side
 from tasks.pdf.chunk import element_kinds, in_page_order
+from tasks.pdf.job import PdfOutcome
 from tasks.pdf.partition import PagesPartition, page_batches
 from tasks.pdf.processes import close_partition_processes
 from tasks.pdf.report import elapsed, short_error
 from tasks.pdf.steps import (
     EMBED_BATCH,
-    PdfOutcome,
     check_coverage,
     chunk_pdf,
     download_pdf,

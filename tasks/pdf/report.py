@@ -10,7 +10,7 @@ from tasks.emails.notices import document_notice
 from tasks.runtime import utcnow
 
 if TYPE_CHECKING:
-    from tasks.pdf.steps import PdfOutcome, SourceJob
+    from tasks.pdf.job import PdfOutcome, SourceJob
 
 
 def outcome_message(job: SourceJob, outcome: PdfOutcome) -> EmailMessage:

@@ -9,7 +9,6 @@ import numpy as np
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from blocks.profile import load_profile
 from blocks.settings import PdfLimits
@@ -18,6 +17,7 @@ from blocks.vectorstore import collection_name
 from store import sources
 from tasks.pdf.chunk import PdfChunk, chunk_elements, chunk_id, table_files
 from tasks.pdf.coverage import Coverage, measure, page_texts
+from tasks.pdf.job import PdfOutcome, SourceJob
 from tasks.pdf.ocr import OcrUnavailable, read_page
 from tasks.pdf.partition import (
     PagesPartition,
@@ -49,41 +49,6 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
 
 
 RETRIED: dict[str, Any] = {"retries": len(BACKOFF), "retry_delay_seconds": BACKOFF, "retry_condition_fn": worth_retrying}
-
-
-class SourceJob(BaseModel):
-    """What the steps need to know about one source and its owner."""
-
-    source_id: int
-    collection_id: int
-    owner_user_id: int
-    owner_name: str
-    owner_email: str
-    filename: str
-    object_key: str
-
-
-class PdfOutcome(BaseModel):
-    """The report of one ingestion."""
-
-    source_id: int
-    status: Literal["ingested", "failed"]
-    strategy: str
-    pages: int = 0
-    elements: int = 0
-    element_kinds: dict[str, int] = {}
-    chunks: int = 0
-    images: int = 0
-    tables: int = 0
-    embedding_model: str = ""
-    snapshot_uri: str | None = None
-    coverage: float | None = None  # share of the text layer's words found in the chunks
-    pages_without_text: list[int] = []
-    ocr_pages: list[int] = []  # pages without a text layer, read by OCR
-    ocr_seconds: float = 0.0
-    artefacts: dict[str, int] = {}
-    warning: str | None = None
-    error: str | None = None
 
 
 def assets_prefix(job: SourceJob) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Document, DocumentChunk
@@ -150,3 +150,15 @@ def visible_chunks(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[
     ).all()
     wanted = set(keys)
     return {(d, p): h for d, p, h in rows if (d, p) in wanted}
+
+
+def documents_at(session: Session, owner_user_id: int, source_uri: str) -> list[tuple[int, str, str, str | None, int]]:
+    """(id, name, status, error, chunks) of the owner's live documents fetched from `source_uri`."""
+    rows = session.execute(
+        select(Document.id, Document.name, Document.status, Document.error, func.count(DocumentChunk.id))
+        .outerjoin(DocumentChunk, DocumentChunk.document_id == Document.id)
+        .where(Document.owner_user_id == owner_user_id, Document.source_uri == source_uri,
+               Document.deleted_at.is_(None))
+        .group_by(Document.id, Document.name, Document.status, Document.error)
+    ).tuples().all()
+    return list(rows)

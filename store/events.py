@@ -72,3 +72,11 @@ def replace_event_payload(session: Session, event: EventRow, payload: dict[str, 
 
 def set_event_payload(session: Session, dedup_key: str, payload: dict[str, Any]) -> None:
     session.execute(table_of(Event).update().where(Event.dedup_key == dedup_key).values(payload=payload))
+
+
+def latest_payload(session: Session, user_id: int, kind: str) -> dict[str, Any] | None:
+    """The payload of the user's latest event of this kind, None if there is none."""
+    return session.scalar(
+        select(Event.payload).where(Event.user_id == user_id, Event.kind == kind)
+        .order_by(Event.created_at.desc(), Event.id.desc()).limit(1)
+    )

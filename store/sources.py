@@ -77,3 +77,11 @@ def mark_failed(session: Session, source_id: int, error: str) -> None:
     row = session.get(Source, source_id)
     if row is not None:
         row.status, row.error, row.warning = "failed", error, None
+
+
+def source_state(session: Session, source_id: int) -> tuple[str, str | None, dt.datetime | None, int]:
+    """(status, error, ingested_at, collection_id) of a source; LookupError if it does not exist."""
+    source = session.get(Source, source_id)
+    if source is None:
+        raise LookupError(f"source {source_id} does not exist")
+    return source.status, source.error, source.ingested_at, source.collection_id

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store import extraction
-from store.models import Todo
+from store.models import Todo, TodoScheduling
 
 
 def known_descriptions(session: Session, task_execution_id: int) -> list[str]:
@@ -19,3 +21,14 @@ def known_descriptions(session: Session, task_execution_id: int) -> list[str]:
             .order_by(Todo.id)
         )
     )
+
+
+def scheduled_todos(session: Session, task_execution_id: int) -> list[tuple[int, str, dt.date]]:
+    """(id, description, scheduled_for) of an execution's todos, soonest first."""
+    rows = session.execute(
+        select(Todo.id, Todo.description, TodoScheduling.scheduled_for)
+        .join(TodoScheduling, TodoScheduling.todo_id == Todo.id)
+        .where(Todo.task_execution_id == task_execution_id)
+        .order_by(TodoScheduling.scheduled_for, Todo.id)
+    ).tuples().all()
+    return list(rows)

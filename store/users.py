@@ -128,3 +128,8 @@ def users_for_sweep(
     """Ids of the users an hourly sweep serves at `now`: those in the local window (every user when ignored)."""
     window = None if ignore_local_window else LocalWindow(window_start_hour, window_hours)
     return users_in_local_window(session, now, window, opted_in_only=opted_in_only, user_ids=user_ids)
+
+
+def user_id_by_email(session: Session, email: str) -> int | None:
+    """The id of the user with this e-mail address, None if there is none."""
+    return session.scalar(select(User.id).where(User.email == email))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import email
 import email.policy
 
-from sqlalchemy import select
-
 from blocks.mailer import OutboxMailer
 from blocks.prefect_calls import sync_result
 from blocks.profile import load_profile
-from store.models import Event, User
+from store.events import latest_payload
+from store.users import user_id_by_email
 
 DEPLOYMENT = "send-daily-todo-emails/send-daily-todo-emails"
 
@@ -24,7 +23,7 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
 
     profile = load_profile(profile_name)
     with profile.database.session() as session:
-        user_id = session.scalar(select(User.id).where(User.email == user_email))
+        user_id = user_id_by_email(session, user_email)
     if user_id is None:
         raise LookupError(f"no user with e-mail {user_email!r}: load the demo data first")
     run = sync_result(run_deployment(
@@ -34,12 +33,7 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     ), "run_deployment")
     lines = [f"flow run {run.name!r}: {run.state.name if run.state else 'unknown'}"]
     with profile.database.session() as session:
-        payload = session.scalar(
-            select(Event.payload)
-            .where(Event.user_id == user_id, Event.kind == "todo_daily_email")
-            .order_by(Event.created_at.desc(), Event.id.desc())
-            .limit(1)
-        )
+        payload = latest_payload(session, user_id, "todo_daily_email")
     if not payload or payload.get("status") != "sent":
         return lines + [f"no daily email recorded as sent for user {user_id}: {payload}"]
     message_id = payload["message_id"]

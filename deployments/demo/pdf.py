@@ -5,13 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from blocks.profile import NightshiftProfile
-    from store.models import Source
 
 SHARED_PDF = Path(__file__).resolve().parents[3] / "shared" / "data" / "pdf" / "layout-parser-paper-fast.pdf"
 COLLECTION = "Demo papers"
@@ -28,14 +23,14 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     from blocks.prefect_calls import sync_result
     from blocks.profile import load_profile
     from blocks.vectorstore import collection_name
-    from store.models import User
-    from store.sources import ensure_collection, ensure_source, source_object_key
+    from store.sources import ensure_collection, ensure_source, source_object_key, source_state
+    from store.users import user_id_by_email
 
     if not SHARED_PDF.is_file():
         return [f"  {SHARED_PDF} is missing: no PDF to ingest"]
     profile = load_profile(profile_name)
     with profile.database.session() as session:
-        owner = session.scalar(select(User.id).where(User.email == user_email))
+        owner = user_id_by_email(session, user_email)
         if owner is None:
             return [f"  no user with e-mail {user_email!r}: load the demo data first"]
         collection_id = ensure_collection(session, owner, COLLECTION)
@@ -55,8 +50,7 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     ), "run_deployment")
     state = run.state.name if run.state else "unknown"
     with profile.database.session() as session:
-        source = _source(session, source_id)
-        status, error = source.status, source.error
+        status, error, _, _ = source_state(session, source_id)
     chunks = profile.vector_store.count(collection_name(owner), where={"source_id": source_id})
     lines = [
         f"  {SHARED_PDF.name} (source {source_id} in collection {collection_id}); deployment "
@@ -69,23 +63,13 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     return lines
 
 
-def _source(session: Session, source_id: int) -> Source:
-    """The source ensure_source created or found (it is never deleted during the demo)."""
-    from store.models import Source
-
-    source = session.get(Source, source_id)
-    if source is None:
-        raise RuntimeError(f"source {source_id} no longer exists")
-    return source
-
-
 def _already_ingested(profile: NightshiftProfile, owner: int, source_id: int) -> list[str] | None:
     """Lines describing an ingested source with its chunks in the vector store; None if it is not."""
     from blocks.vectorstore import collection_name
+    from store.sources import source_state
 
     with profile.database.session() as session:
-        source = _source(session, source_id)
-        status, ingested_at, collection_id = source.status, source.ingested_at, source.collection_id
+        status, _, ingested_at, collection_id = source_state(session, source_id)
     chunks = profile.vector_store.count(collection_name(owner), where={"source_id": source_id})
     if status != "ingested" or not chunks:
         return None

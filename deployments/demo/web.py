@@ -16,8 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 SHARED_PAGE = Path(__file__).resolve().parents[3] / "shared" / "data" / "html" / "ideas-page.html"
 FALLBACK_PAGE = (
     b"<html><head><title>How to Get New Ideas</title></head><body><article><h1>How to Get New Ideas</h1>"
@@ -71,11 +69,12 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
 
     from blocks.prefect_calls import sync_result
     from blocks.profile import load_profile
-    from store.models import Document, DocumentChunk, User
+    from store.documents import documents_at
+    from store.users import user_id_by_email
 
     database = load_profile(profile_name).database
     with database.session() as session:
-        owner = session.scalar(select(User.id).where(User.email == user_email))
+        owner = user_id_by_email(session, user_email)
     if owner is None:
         return [f"  no user with e-mail {user_email!r}: load the demo data first"]
     env = {"NIGHTSHIFT_FETCH_ALLOWED_NETWORKS": "127.0.0.1/32"}
@@ -91,12 +90,7 @@ def run_demo(profile_name: str | None, user_email: str, timeout: float = 300) ->
     state = run.state.name if run.state else "unknown"
     lines = [f"  {url} served locally; deployment ingest-website/ingest-website, flow run {run.name!r}: {state}"]
     with database.session() as session:
-        rows = session.execute(
-            select(Document.id, Document.name, Document.status, Document.error, func.count(DocumentChunk.id))
-            .outerjoin(DocumentChunk, DocumentChunk.document_id == Document.id)
-            .where(Document.owner_user_id == owner, Document.source_uri == url, Document.deleted_at.is_(None))
-            .group_by(Document.id, Document.name, Document.status, Document.error)
-        ).all()
+        rows = documents_at(session, owner, url)
     for document_id, name, status, error, chunks in rows:
         lines.append(f"  document {document_id} {name!r}: {status}, {chunks} chunks" + (f" ({error})" if error else ""))
     if not rows:

@@ -8,8 +8,6 @@ import logging
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
-
 
 def _bootstrap(args: argparse.Namespace) -> int:
     from deployments.operations.bootstrap import bootstrap, prepare_embedder
@@ -38,7 +36,7 @@ def _demo(args: argparse.Namespace) -> int:
     from blocks.prefect_calls import sync_result
     from blocks.profile import load_profile
     from deployments.demo.data import DEMO_EMAIL, load_demo_data
-    from store.models import Todo, TodoScheduling
+    from store.todos import scheduled_todos
 
     database = load_profile(args.profile).database
     execution_id = load_demo_data(database)
@@ -49,12 +47,7 @@ def _demo(args: argparse.Namespace) -> int:
     ), "run_deployment")
     print(f"flow run {run.name!r}: {run.state.name if run.state else 'unknown'}")
     with database.session() as session:
-        rows = session.execute(
-            select(Todo.id, Todo.description, TodoScheduling.scheduled_for)
-            .join(TodoScheduling, TodoScheduling.todo_id == Todo.id)
-            .where(Todo.task_execution_id == execution_id)
-            .order_by(TodoScheduling.scheduled_for, Todo.id)
-        ).all()
+        rows = scheduled_todos(session, execution_id)
     print(f"\ntodos of execution {execution_id} ({len(rows)}):")
     for todo_id, description, day in rows:
         print(f"  #{todo_id}  due {day:%a %Y-%m-%d}  {description}")

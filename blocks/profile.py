@@ -90,7 +90,10 @@ def load_profile(name: str | None = None) -> NightshiftProfile:
     with _cache_lock:
         if name not in _cache:
             try:
-                _cache[name] = sync_result(NightshiftProfile.load(name), "load_profile()")
+                # _sync=True: Prefect's own switch for the synchronous load, so a notebook (whose thread runs
+                # an event loop) gets the profile too; Prefect's typing does not list the switch.
+                loaded = NightshiftProfile.load(name, _sync=True)  # type: ignore[call-arg]
+                _cache[name] = sync_result(loaded, "load_profile()")
             except ValueError as exc:
                 raise LookupError(
                     f"no nightshift-profile block named {name!r} on the Prefect server: "

@@ -27,3 +27,19 @@ def test_a_coroutine_is_closed_and_refused_with_what_to_do() -> None:
     assert coroutine.cr_frame is None  # closed: nothing left to run or to warn about
     with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
         asyncio.run(coroutine)
+
+
+def test_load_profile_works_on_a_thread_that_runs_an_event_loop(test_profiles: dict[str, str]) -> None:
+    """As in a notebook cell: synchronous code on a thread whose event loop is running."""
+    from blocks.profile import NightshiftProfile, clear_profile_cache, load_profile
+
+    async def in_a_cell() -> NightshiftProfile:
+        clear_profile_cache()
+        return load_profile(test_profiles["sqlite"])
+
+    try:
+        profile = asyncio.run(in_a_cell())
+    finally:
+        clear_profile_cache()
+    assert isinstance(profile, NightshiftProfile)
+    assert profile.database.url.get_secret_value().startswith("sqlite:///")

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -50,8 +51,11 @@ NOTIFY_AUTOMATION = "nightshift-notify-failed-runs"  # acts on finished (failed)
 WATCHDOG_CRASH = ("No heartbeat", "Pending, never started")  # messages of the watchdog's Crashed states
 
 
-def compressed_prefect_yaml(folder: Path) -> tuple[Path, dict[str, int]]:
-    """prefect.yaml with each cron schedule replaced by its compressed interval; name -> seconds."""
+def compressed_prefect_yaml(folder: Path, windows: dict[str, SweepWindow]) -> tuple[Path, dict[str, int]]:
+    """prefect.yaml with each cron schedule replaced by its compressed interval; name -> seconds.
+
+    The hourly sweeps serve users in a local window (01:00 for rescheduling, 08:00 for the mail) on
+    weekdays; `windows` moves each to a local hour that some time zone is in for the whole soak."""
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     intervals = {}
     for deployment in config["deployments"]:
@@ -62,18 +66,42 @@ def compressed_prefect_yaml(folder: Path) -> tuple[Path, dict[str, int]]:
             intervals[deployment["name"]] = seconds
         if deployment["name"] == "sweep-todo-extraction":
             deployment["parameters"]["quiet_minutes"] = 0  # the soak's executions are finished already
+        if deployment["name"] in windows:
+            window = windows[deployment["name"]]
+            deployment["parameters"] |= {"window_start_hour": window.start_hour, "window_hours": window.hours,
+                                         "weekdays_only": window.weekdays_only}
     path = folder / "prefect.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path, intervals
 
 
-def zone_at_local_hour(hour: int, now: dt.datetime) -> str:
-    """A time zone where it is `hour` o'clock on a weekday at `now` (the sweeps' local windows)."""
+@dataclass(frozen=True, order=True)
+class SweepWindow:
+    zone: str
+    start_hour: int
+    hours: int
+    weekdays_only: bool = True
+
+
+def sweep_window(hour: int, start: dt.datetime, end: dt.datetime, taken: frozenset[int] = frozenset()) -> SweepWindow:
+    """A zone in which [start, end] falls on one weekday, preferring local `hour` at `start` (the real
+    window) and the fewest hours; its UTC offset is not one of `taken`, so the sweeps' users stay apart.
+    From Saturday 12:00 to Sunday 10:00 UTC no zone is on a weekday: the window then takes weekends."""
+    found = []
     for name in sorted(available_timezones()):
-        local = now.astimezone(ZoneInfo(name))
-        if local.hour == hour and local.minute < 50 and local.weekday() < 5 and "/" in name:
-            return name
-    return "UTC"
+        zone = ZoneInfo(name)
+        first, last = start.astimezone(zone), end.astimezone(zone)
+        offset = int(first.utcoffset().total_seconds())  # type: ignore[union-attr]
+        if "/" not in name or name.startswith("Etc/") or offset in taken:
+            continue
+        if first.date() == last.date():
+            window = SweepWindow(name, first.hour, last.hour - first.hour + 1, weekdays_only=first.weekday() < 5)
+            found.append((not window.weekdays_only, first.hour != hour, window.hours, window))
+    return min(found)[-1]
+
+
+def utc_offset(zone: str, at: dt.datetime) -> int:
+    return int(at.astimezone(ZoneInfo(zone)).utcoffset().total_seconds())  # type: ignore[union-attr]
 
 
 class Feeder:
@@ -83,10 +111,9 @@ class Feeder:
         self.url = f"sqlite:///{home / 'nightshift.db'}"
         self.executions = 0
 
-    def users_and_todos(self, now: dt.datetime) -> None:
+    def users_and_todos(self, now: dt.datetime, mail_zone: str, reschedule_zone: str) -> None:
         import todo_rows
 
-        mail_zone, reschedule_zone = zone_at_local_hour(8, now), zone_at_local_hour(1, now)
         today = now.astimezone(ZoneInfo(mail_zone)).date()
         for i in range(20):
             user = todo_rows.make_user(self.url, mail_zone)
@@ -188,19 +215,28 @@ def percentile(values: list[float], q: float) -> float:
 
 def soak(minutes: float, workdir: Path) -> dict:
     home = workdir / "home"
-    prefect_yaml, intervals = compressed_prefect_yaml(workdir)
+    now = dt.datetime.now(dt.UTC)
+    soak_end = now + dt.timedelta(minutes=minutes + 5)  # start-up and grace included
+    mail = sweep_window(8, now, soak_end)
+    reschedule = sweep_window(1, now, soak_end, frozenset({utc_offset(mail.zone, now)}))
+    windows = {"send-daily-todo-emails": mail, "sweep-todo-rescheduling": reschedule}
+    prefect_yaml, intervals = compressed_prefect_yaml(workdir, windows)
     stack = LocalStack(home, prefect_yaml=prefect_yaml, extra_env={
         "NIGHTSHIFT_WATCHDOG_SECONDS": "15", "NIGHTSHIFT_OPERATOR_EMAIL": "operators@soak.example"})
     print("schedules compressed for the soak:")
     for name, seconds in intervals.items():
         print(f"  {name:<24} every {seconds} s")
+    for name, window in windows.items():
+        days = "weekdays" if window.weekdays_only else "every day (no zone is on a weekday now)"
+        print(f"  {name:<24} users in {window.zone}, local window {window.start_hour:02d}:00 for {window.hours} h,"
+              f" {days}")
     t0 = time.monotonic()
     stack.local("start")
     print(f"embedded default started in {time.monotonic() - t0:.0f} s (server {stack.api_url}, Jobs API {stack.jobs_api})")
     token = stack.local("token").stdout.strip()
     started = dt.datetime.now(dt.UTC)
     feeder = Feeder(home)
-    feeder.users_and_todos(started)
+    feeder.users_and_todos(started, mail.zone, reschedule.zone)
     feeder.publications()
     jobs = httpx.Client(base_url=stack.jobs_api, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     failing_jobs = 0

@@ -35,6 +35,7 @@ class PdfLimits(BaseSettings):
     max_asset_bytes: int = Field(100_000_000, gt=0, description="Bytes per saved image or table.")
     partition_memory_mb: int = Field(2048, gt=0, description="Address space of one partition process, in MiB.")
     partition_seconds: int = Field(300, gt=0, description="Wall time of one page batch in a partition process.")
+    pages_per_batch: int = Field(50, gt=0, le=1000, description="Pages one partition process reads at a time.")
     retry_delays: list[float] = Field(
         [2, 8, 30], description="Seconds between the retries of the database and object-store steps."
     )

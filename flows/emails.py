@@ -39,10 +39,14 @@ def send_daily_todo_emails(
     user_ids: list[int] | None = None,
     ignore_local_window: bool = False,
     chunk_size: int = 500,
+    weekdays_only: bool = True,
 ) -> list[DailyEmailOutcome]:
-    """Mail each opted-in user for whom it is 08:00-08:59 on a weekday their todos of the day, once."""
+    """Mail each opted-in user for whom it is 08:00-08:59 on a weekday their todos of the day, once.
+
+    `weekdays_only=False` mails on Saturdays and Sundays too."""
     now = sweep_instant(now)
-    ids = select_users_for_daily_email(now, window_start_hour, window_hours, user_ids, ignore_local_window)
+    ids = select_users_for_daily_email(now, window_start_hour, window_hours, user_ids, ignore_local_window,
+                                       weekdays_only)
     outcomes = fan_out(send_daily_emails, ids, chunk_size, now, send_when_empty)
     publish_daily_email_report(outcomes, key="daily-todo-emails")
     raise_for_failures(

@@ -70,10 +70,14 @@ def sweep_todo_rescheduling(
     user_ids: list[int] | None = None,
     ignore_local_window: bool = False,
     chunk_size: int = 500,
+    weekdays_only: bool = True,
 ) -> list[RescheduleOutcome]:
-    """Give a new date to the overdue open todos of users for whom it is 01:00-02:00 on a weekday."""
+    """Give a new date to the overdue open todos of users for whom it is 01:00-02:00 on a weekday.
+
+    `weekdays_only=False` reschedules on Saturdays and Sundays too."""
     now = sweep_instant(now)
-    ids = select_users_for_rescheduling(now, window_start_hour, window_hours, user_ids, ignore_local_window)
+    ids = select_users_for_rescheduling(now, window_start_hour, window_hours, user_ids, ignore_local_window,
+                                        weekdays_only)
     outcomes = fan_out(reschedule_overdue_todos, ids, chunk_size, now)
     publish_rescheduling_report(outcomes, key="todo-rescheduling")
     raise_for_failures(outcomes, failed=lambda o: o.status == "failed",

@@ -124,9 +124,10 @@ def users_for_sweep(
     user_ids: Sequence[int] | None = None,
     ignore_local_window: bool = False,
     opted_in_only: bool = False,
+    weekdays_only: bool = True,
 ) -> list[int]:
     """Ids of the users an hourly sweep serves at `now`: those in the local window (every user when ignored)."""
-    window = None if ignore_local_window else LocalWindow(window_start_hour, window_hours)
+    window = None if ignore_local_window else LocalWindow(window_start_hour, window_hours, weekdays_only)
     return users_in_local_window(session, now, window, opted_in_only=opted_in_only, user_ids=user_ids)
 
 

@@ -85,10 +85,12 @@ def select_users_for_rescheduling(
     window_hours: int = 1,
     user_ids: list[int] | None = None,
     ignore_local_window: bool = False,
+    weekdays_only: bool = True,
 ) -> list[int]:
     """Users whose local time at `now` is in the night window on a weekday (users without a zone: UTC)."""
     with load_profile().database.session() as session:
-        return users_for_sweep(session, now, window_start_hour, window_hours, user_ids, ignore_local_window)
+        return users_for_sweep(session, now, window_start_hour, window_hours, user_ids, ignore_local_window,
+                               weekdays_only=weekdays_only)
 
 
 def _chunk_run_name() -> str:

@@ -31,11 +31,13 @@ def select_users_for_daily_email(
     window_hours: int = 1,
     user_ids: list[int] | None = None,
     ignore_local_window: bool = False,
+    weekdays_only: bool = True,
 ) -> list[int]:
     """Opted-in users whose local time at `now` is in the morning window on a weekday."""
     with load_profile().database.session() as session:
         return users_for_sweep(
-            session, now, window_start_hour, window_hours, user_ids, ignore_local_window, opted_in_only=True
+            session, now, window_start_hour, window_hours, user_ids, ignore_local_window, opted_in_only=True,
+            weekdays_only=weekdays_only,
         )
 
 

@@ -53,7 +53,7 @@ class HiResUnavailable(RuntimeError):
     """strategy="hi_res" asked for on a worker without unstructured's layout models."""
 
 
-PAGES_PER_BATCH = 50
+PAGES_PER_BATCH = PdfLimits.model_fields["pages_per_batch"].default
 
 
 def count_pages(data: bytes, source_id: int, max_pages: int | None = None) -> int:
@@ -76,8 +76,9 @@ def count_pages(data: bytes, source_id: int, max_pages: int | None = None) -> in
     return pages
 
 
-def page_batches(pages: int, size: int = PAGES_PER_BATCH) -> list[tuple[int, int]]:
-    """Zero-based [first, last) page ranges."""
+def page_batches(pages: int, size: int | None = None) -> list[tuple[int, int]]:
+    """Zero-based [first, last) page ranges of `size` pages (NIGHTSHIFT_PDF_PAGES_PER_BATCH by default)."""
+    size = size or PdfLimits().pages_per_batch
     return [(first, min(first + size, pages)) for first in range(0, pages, size)]
 
 

@@ -21,10 +21,11 @@ from store.db import session_scope
 from store.models import Source, User
 from store.sources import ensure_collection, ensure_source
 from tasks.pdf.chunk import chunk_elements
-from tasks.pdf.partition import PAGES_PER_BATCH, partition_fast
+from tasks.pdf.partition import partition_fast
 
 PDF = ROOT.parent / "shared" / "data" / "pdf" / "DA-619p.pdf"
-PAGES = 2 * PAGES_PER_BATCH + 10  # three batches
+PAGES_PER_BATCH = 8  # the worker's NIGHTSHIFT_PDF_PAGES_PER_BATCH, small to keep the test short
+PAGES = 2 * PAGES_PER_BATCH + 5  # three batches
 
 
 @pytest.mark.postgres
@@ -32,7 +33,8 @@ PAGES = 2 * PAGES_PER_BATCH + 10  # three batches
 def test_long_pdf_job_partitions_in_processes_on_a_worker(tmp_path: Path) -> None:
     data = pdf_first_pages(PDF, PAGES)
     expected = chunk_elements(partition_fast(data, 0, PAGES, "da.pdf", 0).elements)
-    with Stack(tmp_path, workers=1, deployments=("ingest-pdf", "notify-failed-run"), redis_db=10) as stack:
+    with Stack(tmp_path, workers=1, deployments=("ingest-pdf", "notify-failed-run"), redis_db=10,
+               worker_env={"NIGHTSHIFT_PDF_PAGES_PER_BATCH": str(PAGES_PER_BATCH)}) as stack:
         LocalFolderStorage(root=str(tmp_path / "home" / "objects")).put_bytes("1/uploads/da.pdf", data)
         with session_scope(stack.app_url) as session:
             user = User(name="Ada", email="ada@example.com")

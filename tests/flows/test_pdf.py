@@ -259,12 +259,14 @@ def test_ingestion_through_s3_object_storage(s3_profile) -> None:  # type: ignor
 
 
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
-def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from factories import pdf_first_pages
 
     from tasks.pdf.chunk import chunk_elements
-    from tasks.pdf.partition import PAGES_PER_BATCH, partition_fast
+    from tasks.pdf.partition import partition_fast
 
+    PAGES_PER_BATCH = 12  # the setting, made small to keep the test short
+    monkeypatch.setenv("NIGHTSHIFT_PDF_PAGES_PER_BATCH", str(PAGES_PER_BATCH))
     data = pdf_first_pages(PDF / "DA-619p.pdf", PAGES_PER_BATCH + 10)  # two page batches
     owner = _owner(profile)
     collection_id, source_id = _upload(profile, owner, "da-60.pdf", data)

@@ -66,8 +66,10 @@ def test_local_night_and_weekday_by_the_users_zone(profile, caplog) -> None:  # 
     # Sunday 12:30 UTC is Monday 01:30 in Tonga (UTC+13): its todo moves to a day from its Monday on.
     [moved] = sweep_todo_rescheduling(now=utc(2026, 11, 22, 12, 30))
     assert (moved.todo_id, moved.new_date) == (todos[tonga], MON)
-    # Friday 12:30 UTC is Saturday in Tonga: nothing.
+    # Friday 12:30 UTC is Saturday in Tonga: nothing, unless the sweep is told to work at weekends.
     assert sweep_todo_rescheduling(now=utc(2026, 11, 27, 12, 30)) == []
+    [moved] = sweep_todo_rescheduling(now=utc(2026, 11, 27, 12, 30), weekdays_only=False)
+    assert moved.todo_id == todos[tonga] and moved.new_date > MON and moved.new_date.weekday() < 5
     # Monday 11:30 UTC is Monday 01:30 in Honolulu (UTC-10).
     [moved] = sweep_todo_rescheduling(now=utc(2026, 11, 23, 11, 30))
     assert moved.todo_id == todos[honolulu]

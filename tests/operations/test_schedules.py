@@ -55,6 +55,25 @@ def _pause_schedule(api: str) -> None:
                 timeout=30).raise_for_status()
 
 
+def _without_the_pause_race(errors: list[str], deleted: set[str]) -> list[str]:
+    """The errors, less the one Prefect's worker logs when pausing deleted a run it had just fetched.
+
+    Pausing a schedule deletes its runs still Scheduled; a worker that fetched one of them an instant
+    before fails to move it to Pending (404) and logs that traceback, chained to ObjectNotFound. Only
+    an error naming a run the pause deleted is dropped; any other is kept."""
+    kept: list[str] = []
+    dropped = False
+    for error in errors:
+        if "404" in error and any(f"/flow_runs/{run_id}/set_state" in error for run_id in deleted):
+            dropped = True
+        elif dropped and error.startswith("prefect.exceptions.ObjectNotFound"):
+            dropped = False
+        else:
+            dropped = False
+            kept.append(error)
+    return kept
+
+
 @pytest.mark.timeout(500)
 def test_an_interval_schedule_fires_and_its_runs_complete_on_time(tmp_path: Path) -> None:
     stack = LocalStack(tmp_path / "home", prefect_yaml=_prefect_yaml(tmp_path),
@@ -81,6 +100,7 @@ def test_an_interval_schedule_fires_and_its_runs_complete_on_time(tmp_path: Path
         assert _operator_mails(stack.home) == [], "no alert while the schedule runs"
 
         # The schedule stops: after twice its interval without a completed run, one mail, and only one.
+        scheduled = {r["id"] for r in _runs(stack.api_url) if r["state_type"] == "SCHEDULED"}
         _pause_schedule(stack.api_url)
         paused_at = time.monotonic()
         while time.monotonic() - paused_at < 60 and not _operator_mails(stack.home):
@@ -91,7 +111,10 @@ def test_an_interval_schedule_fires_and_its_runs_complete_on_time(tmp_path: Path
         assert "completed no run since" in body and "Its schedule is paused." in body
         time.sleep(4 * INTERVAL)  # more watchdog passes, still the same stall
         assert len(_operator_mails(stack.home)) == 1
+        deleted = scheduled - {r["id"] for r in _runs(stack.api_url)}
+        assert deleted, "pausing the schedule deleted its scheduled runs"
     finally:
         stack.stop()
-    assert {name: found for name, found in stack.tracebacks().items() if found} == {}
+    found = {name: _without_the_pause_race(errors, deleted) for name, errors in stack.tracebacks().items()}
+    assert {name: errors for name, errors in found.items() if errors} == {}
     assert sum(stack.count("database is locked").values()) == 0

@@ -16,6 +16,7 @@ import hashlib
 import io
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,12 +34,20 @@ from tasks.pdf.paragraphs import (
     sentence_pieces,
 )
 from tasks.pdf.sentences import use_offline_sentence_model
+from tasks.pdf.tables import (
+    FoundTable,
+    TableFinder,
+    TableGrid,
+    outside_tables,
+    read_tables,
+    upright_lines,
+)
 
 # What the fork server imports before forking a partition process (the costly part of a start).
 PRELOAD = [__name__, "tasks.pdf.processes", "tasks.pdf.sentences", "tasks.pdf.paragraphs", "pdfminer.converter",
            "pdfminer.pdfinterp", "pdfminer.pdfpage", "pdfminer.layout", "pdfminer.image",
            "unstructured.partition.text", "unstructured.cleaners.core", "unstructured.documents.elements", "spacy",
-           "pypdfium2", "blocks.settings"]
+           "pypdfium2", "blocks.settings", "tasks.pdf.tables", "pdfplumber"]
 
 
 class PdfRejected(ValueError):
@@ -92,6 +101,7 @@ class PagesPartition(BaseModel):
     ocr_pages: list[int] = []  # 1-based pages read by OCR (no text layer)
     unread_pages: list[int] = []  # pages with images and no text layer that OCR did not read (limit, or no OCR)
     ocr_seconds: float = 0.0
+    table_pages: list[int] = []  # 1-based pages searched for tables (their layout holds rules)
 
 
 Assembly = Literal["paragraphs", "lines"]
@@ -112,15 +122,20 @@ class PdfFidelity(BaseSettings):
     ocr_max_pages: int = Field(20, ge=0, description=(
         "Pages without a text layer read by OCR per document (0: none); the others are named in a warning."))
     ocr_dpi: int = Field(150, ge=72, le=400, description="Resolution pages are rendered at for OCR.")
+    tables: bool = Field(True, description=(
+        "Find ruled tables (pdfplumber) on pages whose layout holds rules; each becomes a Table element "
+        "with HTML, saved as an asset, its words taken out of the paragraphs."))
 
 
 def partition_fast(data: bytes, first: int, last: int, filename: str, source_id: int,
-                   limits: PdfLimits | None = None, assembly: Assembly = "paragraphs") -> PagesPartition:
+                   limits: PdfLimits | None = None, assembly: Assembly = "paragraphs",
+                   tables: bool | None = None) -> PagesPartition:
     """unstructured's "fast" strategy on pages [first, last): pdfminer text, classified by unstructured.
 
     Text inside figures and form XObjects is laid out too (all_texts). The same pdfminer pass collects
     the embedded images. pdfminer reads only a copy of those pages: finding page `first` in the whole
-    document would walk every page before it, for every batch.
+    document would walk every page before it, for every batch. Pages whose layout holds rules are
+    searched for ruled tables by pdfplumber (NIGHTSHIFT_PDF_TABLES; not with the "lines" assembly).
     """
     from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LAParams
@@ -130,21 +145,24 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
     from pdfminer.psparser import PSException
 
     limits = limits or PdfLimits()
+    tables = PdfFidelity().tables if tables is None else tables
     use_offline_sentence_model()
     manager = PDFResourceManager()
     device = PDFPageAggregator(manager, laparams=LAParams(all_texts=assembly == "paragraphs"))
     interpreter = PDFPageInterpreter(manager, device)
     images = ImageCollector(source_id, limits)
     paragraphs: list[tuple[str, int]] = []
-    flow: list[tuple[str, int, bool]] = []
+    flow: list[FlowItem] = []
+    finder = TableFinder(source_id, first, enabled=tables and assembly == "paragraphs")
     try:
-        pages = PDFPage.get_pages(io.BytesIO(page_range(data, first, last, source_id)))
-        for page_number, page in enumerate(pages, start=first + 1):
+        finder.pages = page_range(data, first, last, source_id)
+        for page_number, page in enumerate(PDFPage.get_pages(io.BytesIO(finder.pages)), start=first + 1):
             interpreter.process_page(page)
+            layout = device.get_result()
             if assembly == "lines":
-                paragraphs += _page_lines(device.get_result(), page_number, images)
+                paragraphs += _page_lines(layout, page_number, images)
             else:
-                flow += _page_paragraphs(device.get_result(), page_number, images)
+                flow += _page_paragraphs(layout, page_number, images, finder.grids(layout, page_number))
     except PdfRejected:
         raise
     except PDFPasswordIncorrect:
@@ -158,27 +176,56 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
         ) from None
     finally:
         images.close()
+        finder.close()
     if assembly == "paragraphs":
-        return PagesPartition(elements=paragraph_elements(flow, filename), images=images.found)
+        return PagesPartition(elements=paragraph_elements(flow, filename), images=images.found,
+                              table_pages=finder.searched)
     return PagesPartition(elements=_elements(paragraphs, filename), images=images.found)
 
 
-def paragraph_elements(flow: list[tuple[str, int, bool]], filename: str) -> list[Any]:
-    """Elements of paragraphs (text, page, in the text flow): continuations merged, cut at sentence ends."""
+# A paragraph (text, page, in the text flow) or a table found on the page, in reading order.
+FlowItem = tuple["str | FoundTable", int, bool]
+
+
+def paragraph_elements(flow: Sequence[FlowItem], filename: str) -> list[Any]:
+    """Elements of paragraphs and tables: continuations merged (not across a table), cut at sentence ends."""
+    elements: list[Any] = []
+    segment: list[tuple[str, int, bool]] = []
+    for item, page, in_flow in flow:
+        if isinstance(item, str):
+            segment.append((item, page, in_flow))
+            continue
+        elements += _paragraph_elements(segment, filename) + [_table_element(item, page, filename)]
+        segment = []
+    return elements + _paragraph_elements(segment, filename)
+
+
+def _paragraph_elements(flow: list[tuple[str, int, bool]], filename: str) -> list[Any]:
     pieces = [(piece, page) for text, page in merge_continuations(flow)
               for piece in sentence_pieces(text, CHUNK_MAX_CHARS)]
     return _elements(pieces, filename)
 
 
-def _page_paragraphs(layout: Any, page_number: int, images: ImageCollector) -> list[tuple[str, int, bool]]:
-    """The page's paragraphs in pdfminer's reading order, figures' text included, images collected.
+def _table_element(table: FoundTable, page_number: int, filename: str) -> Any:
+    from unstructured.documents.elements import ElementMetadata, Table
+
+    return Table(text=table.text, metadata=ElementMetadata(filename=filename, page_number=page_number,
+                                                           text_as_html=table.html))
+
+
+def _page_paragraphs(layout: Any, page_number: int, images: ImageCollector,
+                     grids: list[TableGrid] | None = None) -> list[FlowItem]:
+    """The page's paragraphs and tables in pdfminer's reading order, figures' text included, images collected.
 
     Boxes whose glyphs are mostly turned (a rotated margin stamp) are read as lines of their own, last.
+    A table comes after the first text box that holds some of its words; its words leave the paragraphs.
     """
     from pdfminer.layout import LTChar, LTContainer, LTImage, LTTextBox, LTTextLine
 
-    found: list[str] = []
+    found: list[str | FoundTable] = []
     turned: list[Glyph] = []
+    tables = read_tables(grids, upright_lines(layout)) if grids else []
+    pending = list(tables)
 
     def walk(item: Any) -> None:
         if isinstance(item, LTTextBox):
@@ -187,8 +234,13 @@ def _page_paragraphs(layout: Any, page_number: int, images: ImageCollector) -> l
             rotated = [c for c in chars if not c.upright]
             if chars and len(rotated) * 2 >= len(chars):
                 turned.extend(Glyph(c.get_text(), c.x0, c.y0, c.x1, c.y1, c.matrix[1] > 0) for c in rotated)
-            else:
+            elif not tables:
                 found.extend(box_paragraphs([Line(line.get_text(), line.x0, line.x1) for line in lines]))
+            else:
+                found.extend(box_paragraphs([Line(outside_tables(line, tables), line.x0, line.x1) for line in lines]))
+                for table in [t for t in pending if any(t.holds((c.x0 + c.x1) / 2, (c.y0 + c.y1) / 2) for c in chars)]:
+                    found.append(table)
+                    pending.remove(table)
         elif isinstance(item, LTImage):
             images.collect(item, page_number)
         elif isinstance(item, LTContainer):
@@ -196,7 +248,8 @@ def _page_paragraphs(layout: Any, page_number: int, images: ImageCollector) -> l
                 walk(child)
 
     walk(layout)
-    return [(text, page_number, True) for text in found] + [(text, page_number, False) for text in rotated_lines(turned)]
+    return ([(item, page_number, True) for item in found + pending]
+            + [(text, page_number, False) for text in rotated_lines(turned)])
 
 
 def _page_lines(layout: Any, page_number: int, images: ImageCollector) -> list[tuple[str, int]]:

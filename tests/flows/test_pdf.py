@@ -338,3 +338,20 @@ def test_a_scanned_page_is_read_by_ocr_and_found_by_search(profile) -> None:  # 
     # The recognition model often drops the spaces of English text; the letters are all there.
     assert any("scannedinvoicesarereadbyopticalcharacter" in "".join(t.split()).lower() for t in texts)
     assert "| pages read by OCR | 1 in" in str(Artifact.get(f"pdf-source-{source_id}").data)
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_a_ruled_table_on_the_fast_path_is_saved_found_and_reported(profile) -> None:  # type: ignore[no-untyped-def]
+    """single_table.pdf is a picture of a table (no text layer): the table with a text layer is used."""
+    owner = _owner(profile)
+    collection_id, source_id = _upload(profile, owner, "tables.pdf", (PDF / "embedded-images-tables.pdf").read_bytes())
+    outcome = ingest_pdf(collection_id, source_id)
+    assert outcome.status == "ingested" and outcome.tables >= 1 and outcome.element_kinds.get("Table") == 1
+    [key] = profile.storage.list_keys(f"{owner}/{source_id}/tables/")
+    table = profile.storage.get_bytes(key).decode()
+    assert table.startswith("<table>") and "<td>373.180</td>" in table and "<td>Corrosion rate (mm/year)</td>" in table
+    assert f"| images / tables saved | {outcome.images} / {outcome.tables} |" in str(Artifact.get(f"pdf-source-{source_id}").data)
+    [query] = profile.embedder.embed(["polarization resistance and corrosion rate for each inhibitor concentration"])
+    [hit] = profile.vector_store.query(collection_name(owner), query, k=1, where={"source_id": source_id})
+    assert "373.180" in hit.document
+    assert outcome.coverage is not None and outcome.coverage >= 0.98

@@ -142,3 +142,98 @@ def test_ocr_lines_become_paragraphs_by_their_gaps() -> None:
     lines = [(box(100, 10, 400), "A first paragraph that runs over"), (box(124, 10, 200), "two lines."),
              (box(200, 10, 400), "A second one after a gap.")]
     assert paragraphs_of(lines) == ["A first paragraph that runs over two lines.", "A second one after a gap."]
+
+
+def _tables(data: bytes, **options: object) -> tuple[list[object], list[list[list[str]]]]:
+    """The elements of a PDF, and the rows of each Table element's HTML (cell texts)."""
+    from lxml import html
+
+    elements = partition_fast(data, 0, count_pages(data, 1), "x.pdf", 1, **options).elements  # type: ignore[arg-type]
+    grids = [[[cell.text_content() for cell in row.iter("td")] for row in html.fromstring(e.metadata.text_as_html).iter("tr")]
+             for e in elements if type(e).__name__ == "Table"]
+    return elements, grids
+
+
+@pytest.mark.parametrize(("name", "rows", "once"), [
+    # Rules above, under the header and below only (as papers set tables); rows are the body's lines.
+    ("embedded-images-tables.pdf",
+     [["Inhibitor concentration (g)", "bc (V/dec)", "ba (V/dec)", "Ecorr (V)", "icorr (A/cm2)",
+       "Polarization resistance (Ω)", "Corrosion rate (mm/year)"],
+      ["6", "0.3233", "0.0540", "0.8027", "5.39E-05", "373.180", "0.4318"]],
+     ["373.180", "5.39E-05", "Polarization resistance"]),
+    # Two tables side by side, a rule under every row.
+    ("korean-text-with-tables.pdf", [["주유", "모든 주유소"], ["제과점", "파리바게뜨, 뚜레쥬르"], ["업종", "적립 대상"]],
+     ["모든 주유소", "파리바게뜨", "세븐일레븐"]),
+    # A few vertical rules between some columns: one table, not a part of it.
+    ("layout-parser-paper-with-table.pdf",
+     [["Dataset", "Base Model1", "Large Model", "Notes"],
+      ["PRImA [3]", "M", "-", "Layouts of scanned modern magazines and scientific reports"]],
+     ["HJDataset", "Layouts of history Japanese documents"]),
+])
+def test_a_real_ruled_table_is_a_table_element_and_its_words_appear_once(name: str, rows: list[list[str]],
+                                                                           once: list[str]) -> None:
+    data = (PDF / name).read_bytes()
+    elements, grids = _tables(data)
+    found = [row for grid in grids for row in grid]
+    for row in rows:
+        assert row in found, (row, grids)
+    if name == "layout-parser-paper-with-table.pdf":
+        assert len(grids) == 1 and len(grids[0]) == 6
+    texts = [str(e.text) for e in elements]  # type: ignore[attr-defined]
+    for cell in once:
+        assert sum(text.count(cell) for text in texts) == 1, cell
+    without, no_grids = _tables(data, tables=False)
+    assert not no_grids
+    chunks = [c.text for c in chunk_elements(elements)]
+    old = [c.text for c in chunk_elements(without)]
+    layer = page_texts(data, 1)
+    assert measure(layer, chunks).share >= measure(layer, old).share  # type: ignore[operator]
+
+
+def _grid_pdf(caption: str, rows: list[list[str]]) -> bytes:
+    """One page: a caption line, then a table with every cell ruled (Helvetica, 120 x 20 points a cell)."""
+    content = [f"BT /F1 11 Tf 72 720 Td ({caption}) Tj ET"]
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            x, y = 72 + 120 * c, 680 - 20 * r
+            content += [f"{x} {y} 120 20 re S", f"BT /F1 10 Tf {x + 4} {y + 6} Td ({cell}) Tj ET"]
+    stream = "\n".join(content).encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+               b"/Contents 5 0 R >>", b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream)]
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def test_a_ruled_grid_is_a_table_after_its_caption() -> None:
+    rows = [["Region", "Revenue", "Margin"], ["North", "1,204", "12.5%"], ["South", "877", "9.1%"]]
+    data = _grid_pdf("Table 2: Revenue by region in the last quarter.", rows)
+    elements, grids = _tables(data)
+    assert grids == [rows]
+    assert [type(e).__name__ for e in elements][1:] == ["Table"]  # the caption (a Title here), then the table
+    assert elements[0].text == "Table 2: Revenue by region in the last quarter."  # type: ignore[attr-defined]
+    assert elements[1].text == "Region Revenue Margin\nNorth 1,204 12.5%\nSouth 877 9.1%"  # type: ignore[attr-defined]
+    assert "North" not in elements[0].text  # type: ignore[attr-defined]
+    assert measure(page_texts(data, 1), [str(e.text) for e in elements]).share == 1.0  # type: ignore[attr-defined]
+    assert not _tables(data, assembly="lines")[1]  # the old assembly stays as it was
+
+
+def test_only_pages_whose_layout_holds_rules_are_parsed_by_pdfplumber() -> None:
+    def searched(name: str) -> list[int]:
+        data = (PDF / name).read_bytes()
+        return partition_fast(data, 0, count_pages(data, 1), name, 1).table_pages
+
+    # multi-column.pdf: its tables are on pages 4, 5, 6, 8 and 13; pages 1-3, 7 and 9-11 hold a rule or none.
+    assert searched("multi-column.pdf") == [4, 5, 6, 8, 12, 13]
+    assert searched("layout-parser-paper-fast.pdf") == []
+    # single_table.pdf is a picture of a table (no text layer, a frame): OCR reads it, no table is sought.
+    assert searched("single_table.pdf") == [] and scanned_pages((PDF / "single_table.pdf").read_bytes(), 1) == [1]
+    data = (PDF / "multi-column.pdf").read_bytes()
+    assert partition_fast(data, 0, 13, "x.pdf", 1, tables=False).table_pages == []

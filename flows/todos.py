@@ -4,10 +4,12 @@ hourly rescheduling sweep (spec 2)."""
 # No `from __future__ import annotations`: a deployment run validates the parameters against
 # real types (`dt.datetime`), which string annotations cannot give once the runner loaded the module.
 import datetime as dt
+from typing import Any
 
 from prefect import flow
 
 from tasks.fanout import fan_out, raise_for_failures
+from tasks.jobs import bulk_form
 from tasks.rescheduling import (
     RescheduleOutcome,
     publish_rescheduling_report,
@@ -40,6 +42,28 @@ def extract_todos(task_execution_id: int, force: bool = False) -> ExtractionOutc
     publish_extraction_report([outcome], key=f"todos-execution-{task_execution_id}")
     _fail_on_errors([outcome])
     return outcome
+
+
+@bulk_form("extract-todos")
+def extract_todos_in_bulk(jobs: list[dict[str, Any]]) -> list[ExtractionOutcome | Exception]:
+    """extract-todos jobs run by one batch: their executions in one task (as the sweep's chunks), one
+    report for them all; each job's outcome, or the error its own run of `extract_todos` would raise."""
+    results: list[ExtractionOutcome | Exception | None] = [None] * len(jobs)
+    for force in sorted({bool(job.get("force", False)) for job in jobs}):
+        indexes = [i for i, job in enumerate(jobs) if bool(job.get("force", False)) == force]
+        outcomes = extract_todos_for_executions([jobs[i]["task_execution_id"] for i in indexes], force=force)
+        for i, outcome in zip(indexes, outcomes, strict=True):
+            results[i] = outcome
+    outcomes = [r for r in results if isinstance(r, ExtractionOutcome)]  # one per job, in order
+    publish_extraction_report(outcomes, key="todos-job-batch")
+    answers: list[ExtractionOutcome | Exception] = []
+    for outcome in outcomes:
+        try:
+            _fail_on_errors([outcome])
+            answers.append(outcome)
+        except ExtractionFailed as error:
+            answers.append(error)
+    return answers
 
 
 @flow(name="sweep-todo-extraction", flow_run_name="sweep-todo-extraction")

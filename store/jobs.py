@@ -38,6 +38,11 @@ def accept(session: Session, job: dict[str, Any]) -> tuple[JobRecord, bool]:
     return row, created
 
 
+def accept_many(session: Session, jobs: list[dict[str, Any]]) -> list[tuple[JobRecord, bool]]:
+    """`accept` for each job, in one transaction (the Jobs API's group commit)."""
+    return [accept(session, job) for job in jobs]
+
+
 def due(session: Session, now: dt.datetime, limit: int) -> list[JobRecord]:
     """Jobs waiting to be handed over (not in a batch, not given up on), oldest first."""
     return list(session.scalars(

@@ -29,7 +29,7 @@ from deployments.api.auth import DOCS_ASSETS, RequestGuard
 from deployments.api.dispatcher import EXTERNAL_ENV, Doorbell
 from deployments.api.registry import Registry
 from deployments.api.routes import router
-from deployments.api.runs import JobReader
+from deployments.api.runs import JobAcceptor, JobReader
 
 logger = logging.getLogger("nightshift.jobs_api")
 
@@ -49,6 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.registry = Registry()
         app.state.doorbell = doorbell
         app.state.reader = JobReader()
+        app.state.acceptor = JobAcceptor()
         try:  # job types read now, not by the first POST of a burst
             await app.state.registry.refresh(client)
         except Exception:

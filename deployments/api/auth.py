@@ -65,6 +65,7 @@ class RequestGuard:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.limit = JobsApiLimits().max_body_bytes  # read once: building the settings costs a millisecond
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["path"].startswith(DOCS_ASSETS + "/"):
@@ -72,7 +73,7 @@ class RequestGuard:
             return
         headers = Headers(scope=scope)
         refusal = await auth.refusal(headers.get("authorization"))
-        limit = JobsApiLimits().max_body_bytes
+        limit = self.limit
         declared = headers.get("content-length", "")
         if refusal is None and declared.isdigit() and int(declared) > limit:
             refusal = _too_large(limit)

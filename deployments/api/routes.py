@@ -13,7 +13,7 @@ from pydantic_core import to_jsonable_python
 from deployments.api.auth import Authorized
 from deployments.api.dispatcher import INT64_MAX, Doorbell, parameter_problems, without_credentials
 from deployments.api.registry import Registry, parameter_errors
-from deployments.api.runs import JobReader, from_database, in_database, read_runs
+from deployments.api.runs import JobAcceptor, JobReader, from_database, in_database, read_runs
 from deployments.api.schemas import FINAL, GONE, Job, JobPage, JobRequest, JobType, Status, run_fields, to_job
 from store import jobs as ledger
 from store.models import JobRecord, utcnow
@@ -61,6 +61,13 @@ def _reader(request: Request) -> JobReader:
 Reader = Annotated[JobReader, Depends(_reader)]
 
 
+def _acceptor(request: Request) -> JobAcceptor:
+    return request.app.state.acceptor
+
+
+Acceptor = Annotated[JobAcceptor, Depends(_acceptor)]
+
+
 async def _read_job(client: PrefectClient, job_id: UUID,
                     reader: JobReader | None = None) -> tuple[JobRecord, Job]:
     record = await (reader.get(str(job_id)) if reader else from_database(ledger.get, str(job_id)))
@@ -83,7 +90,7 @@ async def list_job_types(client: Client, registry: Reg) -> list[JobType]:
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED, dependencies=Authorized)
-async def create_job(body: JobRequest, client: Client, registry: Reg, doorbell: Bell) -> Job:
+async def create_job(body: JobRequest, client: Client, registry: Reg, doorbell: Bell, acceptor: Acceptor) -> Job:
     """Accept a job: validate its params against the deployment's schema and record it.
 
     The answer comes once the job is stored; its flow run is created right after (status
@@ -102,7 +109,7 @@ async def create_job(body: JobRequest, client: Client, registry: Reg, doorbell: 
     if errors:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
     now = utcnow()
-    record, created = await in_database(ledger.accept, {
+    record, created = await acceptor.accept({
         "id": str(uuid4()), "type": body.type, "deployment_id": str(registry.route(body.type)),
         "params": params, "idempotency_key": body.idempotency_key, "created_at": now, "next_attempt_at": now,
     })

@@ -151,6 +151,24 @@ def test_idempotency_key_returns_the_first_job(client: TestClient) -> None:
     assert other.json()["id"] != first.json()["id"]
 
 
+def test_a_burst_of_posts_is_stored_together_each_job_once(client: TestClient) -> None:
+    """Forty POSTs at once (ten of them one job by its idempotency key) share a few transactions: each
+    request gets its own job back, the repeats the first of theirs, and each job is stored once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = uuid4().hex
+    bodies = [{"type": "extract_todos", "params": {"task_execution_id": 1000 + i}} for i in range(30)]
+    bodies += [{"type": "extract_todos", "params": {"task_execution_id": 7}, "idempotency_key": key}] * 10
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda body: client.post("/jobs", json=body), bodies))
+    assert {a.status_code for a in answers} == {202}
+    jobs = [a.json() for a in answers]
+    assert [j["params"]["task_execution_id"] for j in jobs[:30]] == [1000 + i for i in range(30)]
+    assert len({j["id"] for j in jobs[:30]}) == 30 and len({j["id"] for j in jobs[30:]}) == 1
+    for job in jobs[::7]:
+        assert client.get(f"/jobs/{job['id']}").json()["id"] == job["id"]
+
+
 def test_list_is_paginated_and_filtered(client: TestClient) -> None:
     ids = [client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": i}}).json()["id"]
            for i in range(3)]

@@ -88,6 +88,11 @@ def test_a_burst_runs_in_few_batches_each_job_once_and_a_failure_fails_alone(sta
     assert jobs[bad]["status"] == "failed" and jobs[bad]["error"], jobs[bad]
     batch_runs = {j["flow_run_id"] for j in jobs.values()}
     assert None not in batch_runs and len(batch_runs) <= 3, batch_runs  # 13 jobs, not 13 flow runs
+    # extract-todos has a bulk form: a batch extracts its jobs' executions in one task, not 3 task runs a job.
+    task_runs = httpx.post(f"{stack.api_url}/task_runs/filter", timeout=30, json={
+        "flow_runs": {"id": {"any_": sorted(batch_runs)}}}).json()
+    assert len(task_runs) <= 4 * len(batch_runs), sorted(t["name"] for t in task_runs)
+    assert any(t["name"].startswith("extract-todos-") and "-more" in t["name"] for t in task_runs)
     # Each job's own result, from the ledger; 409 for the failed one.
     results = [jobs_api.get(f"/jobs/{i}/results").json() for i in ids]
     assert [r["task_execution_id"] for r in results] == executions

@@ -25,7 +25,7 @@ import anyio
 from fastapi import FastAPI
 from prefect.client.orchestration import get_client
 
-from deployments.api.auth import DOCS_ASSETS, RequestGuard
+from deployments.api.auth import DOCS_ASSETS, RequestGuard, auth
 from deployments.api.dispatcher import EXTERNAL_ENV, Doorbell
 from deployments.api.registry import Registry
 from deployments.api.routes import router
@@ -54,6 +54,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await app.state.registry.refresh(client)
         except Exception:
             logger.warning("job types not read at start", exc_info=True)
+        try:  # and the token: a burst on a fresh API would wait for it
+            await auth.token()
+        except Exception:
+            logger.warning("API token not read at start", exc_info=True)
         try:
             yield
         finally:

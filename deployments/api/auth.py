@@ -6,6 +6,7 @@ token again through the `Authorized` dependency, which also documents it in the 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 import secrets
@@ -30,10 +31,17 @@ class Auth:
 
     def __init__(self) -> None:
         self._token: str | None = None
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}  # an asyncio lock serves one loop
 
     async def token(self) -> str | None:
+        """The token, read once: concurrent first requests wait for one read of the block (a hundred
+        requests reading it each kept a fresh API's first burst waiting 6 s on the Prefect server)."""
         if self._token is None:
-            self._token = os.environ.get(TOKEN_ENV) or await _token_from_block()
+            loop = asyncio.get_running_loop()
+            self._locks = {loop: self._locks.get(loop) or asyncio.Lock()}
+            async with self._locks[loop]:
+                if self._token is None:
+                    self._token = os.environ.get(TOKEN_ENV) or await _token_from_block()
         return self._token
 
     async def refusal(self, authorization: str | None) -> HTTPException | None:

@@ -16,6 +16,7 @@ from prefect.client.schemas.objects import WorkerStatus
 from deployments.api.schemas import JobType
 
 REGISTRY_TTL_SECONDS = 10.0  # a newly deployed deployment becomes a job type within this delay
+FORCED_READ_SECONDS = 1.0  # a POST of an unknown type reads the deployments again, at most this often
 GPU_POOL, GPU_SUFFIX = "gpu", "-gpu"  # "build-recommender-gpu" on pool gpu is the gpu route of "build_recommender"
 INTERNAL_TAG = "operations"  # deployments with this tag (the failure notifier) are not job types
 
@@ -36,9 +37,15 @@ class Registry:
         self._lock = asyncio.Lock()
 
     async def refresh(self, client: PrefectClient, force: bool = False) -> None:
+        asked_at = time.monotonic()
         async with self._lock:
             if not force and time.monotonic() - self._loaded_at < REGISTRY_TTL_SECONDS:
                 return
+            # Read since this caller asked (a burst of POSTs reads once or twice), or a moment ago (a stream
+            # of POSTs of an unknown type costs the Prefect server one read a second, not one each).
+            if force and (self._loaded_at >= asked_at or asked_at - self._loaded_at < FORCED_READ_SECONDS):
+                return
+            reading_from = time.monotonic()
             deployments = [d for d in await client.read_deployments() if INTERNAL_TAG not in (d.tags or [])]
             flow_ids = list({d.flow_id for d in deployments})
             flows = await client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=flow_ids))) if flow_ids else []
@@ -58,7 +65,7 @@ class Registry:
             self.gpu_ids = {t: i for t, i in gpu.items() if t in types}
             pool_workers = await client.read_workers_for_work_pool(GPU_POOL) if self.gpu_ids else []
             self.gpu_online = any(w.status == WorkerStatus.ONLINE for w in pool_workers)
-            self._loaded_at = time.monotonic()
+            self._loaded_at = reading_from  # what was deployed before this instant is known
 
     def route(self, job_type: str) -> UUID:
         """The deployment for a new job: its "-gpu" variant while a gpu worker is online."""

@@ -169,6 +169,40 @@ def test_a_burst_of_posts_is_stored_together_each_job_once(client: TestClient) -
         assert client.get(f"/jobs/{job['id']}").json()["id"] == job["id"]
 
 
+def test_a_burst_of_a_type_deployed_after_the_last_read_reads_the_deployments_once_or_twice(deployed: None) -> None:
+    """The registry was read before extract-todos was deployed: fifty POSTs at once of that type need
+    one read, not fifty in turn; a stream of POSTs of an unknown type costs one read a second."""
+    import time as clock
+
+    from deployments.api.registry import Registry
+
+    class Counting:  # the Prefect client, its deployment reads counted
+        def __init__(self, client: object) -> None:
+            self.client, self.reads = client, 0
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.client, name)
+
+        async def read_deployments(self, *args: object, **kwargs: object) -> object:
+            self.reads += 1
+            return await self.client.read_deployments(*args, **kwargs)  # type: ignore[attr-defined]
+
+    async def burst() -> tuple[int, list[object], int]:
+        registry = Registry()
+        registry._loaded_at = clock.monotonic() - 5  # read a while ago, when the type did not exist yet
+        async with get_client() as prefect:
+            client = Counting(prefect)
+            found = await asyncio.gather(*(registry.get(client, "extract_todos") for _ in range(50)))  # type: ignore[arg-type]
+            after_burst = client.reads
+            for _ in range(20):
+                assert await registry.get(client, "no_such_type") is None  # type: ignore[arg-type]
+            return after_burst, list(found), client.reads - after_burst
+
+    reads, found, unknown_reads = asyncio.run(burst())
+    assert all(job_type is not None for job_type in found) and 1 <= reads <= 2
+    assert unknown_reads <= 2
+
+
 def test_list_is_paginated_and_filtered(client: TestClient) -> None:
     ids = [client.post("/jobs", json={"type": "extract_todos", "params": {"task_execution_id": i}}).json()["id"]
            for i in range(3)]

@@ -35,11 +35,13 @@ async def jobs_of(client: PrefectClient, records: list[JobRecord]) -> list[Job]:
                    run_missing=r.id in read and r.flow_run_id not in runs) for r in records]
 
 
-def _client(request: Request) -> PrefectClient:
+# The dependencies below are coroutines: FastAPI runs a plain function dependency in its thread pool,
+# and a hundred status reads at once then queued for its forty threads three times each.
+async def _client(request: Request) -> PrefectClient:
     return request.app.state.client
 
 
-def _registry(request: Request) -> Registry:
+async def _registry(request: Request) -> Registry:
     return request.app.state.registry
 
 
@@ -47,21 +49,21 @@ Client = Annotated[PrefectClient, Depends(_client)]
 Reg = Annotated[Registry, Depends(_registry)]
 
 
-def _doorbell(request: Request) -> Doorbell:
+async def _doorbell(request: Request) -> Doorbell:
     return request.app.state.doorbell
 
 
 Bell = Annotated[Doorbell, Depends(_doorbell)]
 
 
-def _reader(request: Request) -> JobReader:
+async def _reader(request: Request) -> JobReader:
     return request.app.state.reader
 
 
 Reader = Annotated[JobReader, Depends(_reader)]
 
 
-def _acceptor(request: Request) -> JobAcceptor:
+async def _acceptor(request: Request) -> JobAcceptor:
     return request.app.state.acceptor
 
 

@@ -140,6 +140,7 @@ def main() -> int:
     data = pdf_first_pages(DATA, args.pages)
     pages = count_pages(data, 0)
     home = Path(tempfile.mkdtemp(prefix="nightshift-bench-pdf-"))
+    os.environ.setdefault("NIGHTSHIFT_HOME", str(home))  # the model export too: nothing left in ~/.nightshift
     with prefect_api():
         from blocks.embedder import SentenceTransformerEmbedder
         from blocks.profile import load_profile

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -53,6 +54,33 @@ def page_texts(data: bytes, source_id: int) -> list[str]:
         return texts
     finally:
         document.close()
+
+
+class PageLayers:
+    """pdfium's text of the pages of `data` (already opened once by its caller, so known to open), each
+    read when first asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._document: Any = None
+        self._texts: dict[int, str] = {}
+
+    def text(self, index: int) -> str:
+        if index not in self._texts:
+            import pypdfium2 as pdfium
+
+            self._document = self._document or pdfium.PdfDocument(self.data)
+            page = self._document[index]
+            textpage = page.get_textpage()
+            self._texts[index] = textpage.get_text_range()
+            textpage.close()
+            page.close()
+        return self._texts[index]
+
+    def close(self) -> None:
+        if self._document is not None:
+            self._document.close()
+            self._document = None
 
 
 def measure(pages: list[str], chunks: list[str]) -> Coverage:

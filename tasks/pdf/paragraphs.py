@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CID = re.compile(r"\(cid:\d+\)")
@@ -27,6 +28,25 @@ SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[
 ABBREVIATIONS = frozenset(
     ["e.g", "i.e", "cf", "vs", "etc", "fig", "figs", "eq", "eqs", "al", "no", "nos", "vol", "pp", "p", "ch", "sec", "dr", "mr", "mrs", "ms", "prof", "st", "jr", "sr", "inc", "ltd", "co", "corp", "resp", "approx", "ca", "art", "chap", "ed", "eds", "ref", "refs", "tab", "mm", "cm", "km", "kg", "dept", "univ", "mt", "u.s", "n.b", "z.b", "bzw", "ggf", "vgl", "usw", "mme", "mlle"]
 )
+
+
+# Three or more single letters, each followed by one space: a word pdfminer set apart letter by letter.
+SPACED_LETTERS = re.compile(r"(?<!\S)(?:[^\W\d_] ){2,}[^\W\d_](?!\S)")
+
+
+def join_spaced_letters(text: str, layer: Callable[[], str]) -> str:
+    """Letters pdfminer set apart ("p M L A S T": letter-spaced or wide glyphs) joined again where the
+    page's text layer (`layer()`, read only when needed) holds them as one word; any other run of single
+    letters ("a b c") is left as it is."""
+    if not SPACED_LETTERS.search(text):
+        return text
+    page = layer()
+
+    def join(match: re.Match[str]) -> str:
+        word = match.group(0).replace(" ", "")
+        return word if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", page) else match.group(0)
+
+    return SPACED_LETTERS.sub(join, text)
 
 
 def clean_text(text: str) -> str:

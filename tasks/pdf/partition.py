@@ -16,7 +16,8 @@ import hashlib
 import io
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,10 +26,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from blocks.settings import PdfLimits
 from tasks.pdf.chunk import CHUNK_MAX_CHARS
+from tasks.pdf.coverage import PageLayers
 from tasks.pdf.paragraphs import (
     Glyph,
     Line,
     box_paragraphs,
+    join_spaced_letters,
     merge_continuations,
     rotated_lines,
     sentence_pieces,
@@ -154,15 +157,18 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
     paragraphs: list[tuple[str, int]] = []
     flow: list[FlowItem] = []
     finder = TableFinder(source_id, first, enabled=tables and assembly == "paragraphs")
+    layers: PageLayers | None = None
     try:
         finder.pages = page_range(data, first, last, source_id)
+        layers = PageLayers(finder.pages)
         for page_number, page in enumerate(PDFPage.get_pages(io.BytesIO(finder.pages)), start=first + 1):
             interpreter.process_page(page)
             layout = device.get_result()
             if assembly == "lines":
                 paragraphs += _page_lines(layout, page_number, images)
             else:
-                flow += _page_paragraphs(layout, page_number, images, finder.grids(layout, page_number))
+                flow += _page_paragraphs(layout, page_number, images, finder.grids(layout, page_number),
+                                         partial(layers.text, page_number - first - 1))
     except PdfRejected:
         raise
     except PDFPasswordIncorrect:
@@ -177,6 +183,8 @@ def partition_fast(data: bytes, first: int, last: int, filename: str, source_id:
     finally:
         images.close()
         finder.close()
+        if layers is not None:
+            layers.close()
     if assembly == "paragraphs":
         return PagesPartition(elements=paragraph_elements(flow, filename), images=images.found,
                               table_pages=finder.searched)
@@ -214,7 +222,7 @@ def _table_element(table: FoundTable, page_number: int, filename: str) -> Any:
 
 
 def _page_paragraphs(layout: Any, page_number: int, images: ImageCollector,
-                     grids: list[TableGrid] | None = None) -> list[FlowItem]:
+                     grids: list[TableGrid] | None = None, layer: Callable[[], str] = str) -> list[FlowItem]:
     """The page's paragraphs and tables in pdfminer's reading order, figures' text included, images collected.
 
     Boxes whose glyphs are mostly turned (a rotated margin stamp) are read as lines of their own, last.
@@ -235,9 +243,11 @@ def _page_paragraphs(layout: Any, page_number: int, images: ImageCollector,
             if chars and len(rotated) * 2 >= len(chars):
                 turned.extend(Glyph(c.get_text(), c.x0, c.y0, c.x1, c.y1, c.matrix[1] > 0) for c in rotated)
             elif not tables:
-                found.extend(box_paragraphs([Line(line.get_text(), line.x0, line.x1) for line in lines]))
+                found.extend(box_paragraphs([Line(join_spaced_letters(line.get_text(), layer), line.x0, line.x1)
+                                             for line in lines]))
             else:
-                found.extend(box_paragraphs([Line(outside_tables(line, tables), line.x0, line.x1) for line in lines]))
+                found.extend(box_paragraphs([Line(join_spaced_letters(outside_tables(line, tables), layer), line.x0,
+                                                  line.x1) for line in lines]))
                 for table in [t for t in pending if any(t.holds((c.x0 + c.x1) / 2, (c.y0 + c.y1) / 2) for c in chars)]:
                     found.append(table)
                     pending.remove(table)

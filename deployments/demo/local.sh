@@ -26,9 +26,6 @@ export PREFECT_FLOWS_HEARTBEAT_FREQUENCY=${PREFECT_FLOWS_HEARTBEAT_FREQUENCY:-30
 API_PORT=${NIGHTSHIFT_JOBS_API_PORT:-8000}
 # Flow runs the worker runs at once: more than the cores can serve only slows every run (bench/jobs_burst.py).
 WORKER_LIMIT=${NIGHTSHIFT_WORKER_LIMIT:-4}
-# Everything shares one machine here: flow runs (the worker's children) yield the CPU to the Jobs API and
-# the Prefect server, which answer callers (a status read waited behind a batch at the same priority).
-WORKER_NICENESS=${NIGHTSHIFT_WORKER_NICENESS:-5}
 # The deployments and schedules to create (bench/operations_soak.py passes a compressed copy).
 PREFECT_YAML=${NIGHTSHIFT_PREFECT_YAML:-$ROOT/prefect.yaml}
 export PATH=$ROOT/.venv/bin:$PATH
@@ -83,7 +80,7 @@ up() {  # start what is not running, bootstrap, deploy, start the worker and the
   prefect --no-prompt deploy --all --prefect-file "$PREFECT_YAML" >"$RUN/deploy.log" 2>&1 || { cat "$RUN/deploy.log" >&2; exit 1; }
   echo "deployments: created from prefect.yaml (log $RUN/deploy.log)"
   nightshift bootstrap >/dev/null  # again, now that notify-failed-run exists: its automation
-  start worker-cpu nice -n "$WORKER_NICENESS" nightshift worker --pool cpu --name "local-cpu-$(hostname)" --limit "$WORKER_LIMIT"
+  start worker-cpu nightshift worker --pool cpu --name "local-cpu-$(hostname)" --limit "$WORKER_LIMIT"
   start jobs-api python -m deployments.api --host 127.0.0.1 --port "$API_PORT"
   for _ in $(seq 60); do
     curl -fsS "http://127.0.0.1:$API_PORT/health" >/dev/null 2>&1 && break

@@ -20,7 +20,8 @@ TOKEN = re.compile(r"[^\W\d_]+|\d+")
 LINE_END_HYPHEN = re.compile(r"(\w)[-\u2010\u2011\ufffe]\s*[\r\n]+\s*(\w)")
 LIGATURES = re.compile("[\ufb00-\ufb06]")
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\ufffe]")
-BROKEN_WORD = re.compile(r"\b[^\W\d_]{2,}- [a-zà-ÿ]{2,}\b")
+# A word cut by a hyphen and a space; not a suspended hyphen ("single- and multi-dataset", "Ein- und Ausgang").
+BROKEN_WORD = re.compile(r"\b[^\W\d_]{2,}- (?!(?:and|or|nor|to|und|oder|bis|et|ou|y|o|e|ni)\b)[a-zà-ÿ]{2,}\b")
 
 
 class Coverage(BaseModel):

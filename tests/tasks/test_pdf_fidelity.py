@@ -73,7 +73,8 @@ def test_a_real_paper_keeps_its_text_layer_without_artefacts() -> None:
     chunks = [c.text for c in chunk_elements(partition_fast(data, 0, 13, "x.pdf", 1).elements)]
     found = artefacts("\n".join(chunks))
     assert not found.get("ligature") and not found.get("cid") and not found.get("control"), found
-    assert found.get("broken word", 0) <= 2, found
+    assert not found.get("broken word"), found  # "single- and multi-dataset" is a suspended hyphen, not one
+    assert artefacts("single- and multi-dataset; Ein- und Ausgang") == {} and artefacts("connais- sance") == {"broken word": 1}
     coverage = measure(page_texts(data, 1), chunks)
     assert coverage.share is not None and coverage.share >= 0.98, coverage
     assert all(len(c) <= CHUNK_MAX_CHARS for c in chunks)

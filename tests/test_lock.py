@@ -36,3 +36,21 @@ def test_a_range_the_pinned_version_falls_outside_is_reported() -> None:
     deps[:] = [("sqlalchemy>=2.1" if d.startswith("sqlalchemy") else d) for d in deps]
     [problem] = check_lock.disagreements(changed, LOCK)
     assert problem.startswith("sqlalchemy: pyproject.toml wants >=2.1, the lock pins 2.0.")
+
+
+def test_every_imported_package_is_declared() -> None:
+    assert check_lock.undeclared_imports(ROOT, PYPROJECT) == []
+
+
+def test_an_import_that_only_arrives_through_another_package_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "step.py").write_text(
+        "import json\nimport numpy\nfrom starlette.requests import Request\nfrom tasks import other\n"
+        "try:\n    import unstructured_inference\nexcept ImportError:\n    pass\n"
+    )
+    without = copy.deepcopy(PYPROJECT)
+    deps = without["project"]["dependencies"]
+    deps[:] = [d for d in deps if not d.startswith("starlette")]
+    assert check_lock.undeclared_imports(tmp_path, without) == [
+        "starlette: imported by tasks/step.py, not declared in pyproject.toml"
+    ]

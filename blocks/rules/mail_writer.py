@@ -1,38 +1,44 @@
-"""The rule-based writer's words: dates, subjects and greetings of the daily email in each language."""
+"""The rule-based writer's words: dates, subjects and greetings of the daily email in each language.
+
+The sentences are put together by one set of functions below; each language is data only: its texts, with
+str.format fields, and (one, many) pairs where a number decides the form.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import jinja2
 
 from blocks.rules.text import language_code_of
 
 if TYPE_CHECKING:
     from blocks.llm_types import DailyEmailContext
 
-# Plain text (subjects, greetings, justifications): the HTML part is rendered and autoescaped by tasks/emails.
-_TEMPLATES = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)  # noqa: S701
+Words = dict[str, Any]
 
 # One entry per language the extractor has rules for: the writer's words, and the labels of the rendered mail.
 # The body never says "nothing is due today": the mail's list says it once, below the greeting.
-_WORDS: dict[str, dict[str, Any]] = {
+_WORDS: dict[str, Words] = {
     "en": {
         "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
         "months": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                    "October", "November", "December"],
         "day": "{weekday} {day} {month}",
-        "reschedule": "It was due on {{ old }}; moved to {{ new }}, the next working day with the fewest open "
-                      "todos ({{ count }}){% if times > 1 %}, after {{ times - 1 }} earlier "
-                      "move{{ 's' if times > 2 }}{% endif %}.",
-        "subject": "Your todos for {{ day }}{% if today %}: {{ today }} today{% endif %}"
-                   "{% if moved %}, {{ moved }} moved{% endif %}",
-        "body": "Good morning{% if name %} {{ name }}{% endif %},\n\n"
-                "{% if today %}You have {{ today }} todo{{ 's' if today > 1 }} for today.{% endif %}"
-                "{% if moved %} {{ moved }} todo{{ 's were' if moved > 1 else ' was' }} moved since yesterday; "
-                "the reasons are below.{% endif %}\n\nHave a good day!",
+        "justification": "It was due on {old}; moved to {new}, the next working day with the fewest open todos "
+                      "({open}){earlier}.",
+        "open_todos": "{n}",
+        "earlier_moves": (", after {n} earlier move", ", after {n} earlier moves"),
+        "subject": "Your todos for {day}",
+        "subject_today": ": {n} today",
+        "subject_moved": ", {n} moved",
+        "greeting": "Good morning {name},",
+        "greeting_unnamed": "Good morning,",
+        "due_today": ("You have {n} todo for today.", "You have {n} todos for today."),
+        "moved": ("{n} todo was moved since yesterday; the reasons are below.",
+                  "{n} todos were moved since yesterday; the reasons are below."),
+        "closing": "Have a good day!",
         "labels": {
             "today": "Today", "rescheduled": "Moved since yesterday", "from_task": "from",
             "moved_from": "moved from", "nothing_today": "Nothing is due today.",
@@ -44,15 +50,19 @@ _WORDS: dict[str, dict[str, Any]] = {
         "months": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
                    "octobre", "novembre", "décembre"],
         "day": "{weekday} {day} {month}",
-        "reschedule": "Prévue le {{ old }} ; reportée au {{ new }}, le prochain jour ouvré le moins chargé "
-                      "({{ count }} tâche{{ 's' if count > 1 }} ouverte{{ 's' if count > 1 }})"
-                      "{% if times > 1 %}, après {{ times - 1 }} report{{ 's' if times > 2 }}{% endif %}.",
-        "subject": "Vos tâches du {{ day }}{% if today %} : {{ today }} aujourd'hui{% endif %}"
-                   "{% if moved %}, {{ moved }} reportée{{ 's' if moved > 1 }}{% endif %}",
-        "body": "Bonjour{% if name %} {{ name }}{% endif %},\n\n"
-                "{% if today %}Vous avez {{ today }} tâche{{ 's' if today > 1 }} pour aujourd'hui.{% endif %}"
-                "{% if moved %} {{ moved }} tâche{{ 's ont été reportées' if moved > 1 else ' a été reportée' }} "
-                "depuis hier ; les raisons figurent ci-dessous.{% endif %}\n\nBonne journée !",
+        "justification": "Prévue le {old} ; reportée au {new}, le prochain jour ouvré le moins chargé "
+                      "({open}){earlier}.",
+        "open_todos": ("{n} tâche ouverte", "{n} tâches ouvertes"),
+        "earlier_moves": (", après {n} report", ", après {n} reports"),
+        "subject": "Vos tâches du {day}",
+        "subject_today": " : {n} aujourd'hui",
+        "subject_moved": (", {n} reportée", ", {n} reportées"),
+        "greeting": "Bonjour {name},",
+        "greeting_unnamed": "Bonjour,",
+        "due_today": ("Vous avez {n} tâche pour aujourd'hui.", "Vous avez {n} tâches pour aujourd'hui."),
+        "moved": ("{n} tâche a été reportée depuis hier ; les raisons figurent ci-dessous.",
+                  "{n} tâches ont été reportées depuis hier ; les raisons figurent ci-dessous."),
+        "closing": "Bonne journée !",
         "labels": {
             "today": "Aujourd'hui", "rescheduled": "Reportées depuis hier", "from_task": "issue de",
             "moved_from": "reportée du", "nothing_today": "Rien n'est prévu aujourd'hui.",
@@ -64,15 +74,19 @@ _WORDS: dict[str, dict[str, Any]] = {
         "months": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
                    "Oktober", "November", "Dezember"],
         "day": "{weekday}, {day}. {month}",
-        "reschedule": "Fällig war sie am {{ old }}; verschoben auf {{ new }}, den nächsten Werktag mit den "
-                      "wenigsten offenen Aufgaben ({{ count }}){% if times > 1 %}, nach {{ times - 1 }} "
-                      "früheren Verschiebung{{ 'en' if times > 2 }}{% endif %}.",
-        "subject": "Ihre Aufgaben für {{ day }}{% if today %}: {{ today }} heute{% endif %}"
-                   "{% if moved %}, {{ moved }} verschoben{% endif %}",
-        "body": "Guten Morgen{% if name %} {{ name }}{% endif %},\n\n"
-                "{% if today %}Sie haben heute {{ today }} Aufgabe{{ 'n' if today > 1 }}.{% endif %}"
-                "{% if moved %} {{ moved }} Aufgabe{{ 'n wurden' if moved > 1 else ' wurde' }} seit gestern "
-                "verschoben; die Gründe stehen unten.{% endif %}\n\nEinen schönen Tag!",
+        "justification": "Fällig war sie am {old}; verschoben auf {new}, den nächsten Werktag mit den wenigsten "
+                      "offenen Aufgaben ({open}){earlier}.",
+        "open_todos": "{n}",
+        "earlier_moves": (", nach {n} früheren Verschiebung", ", nach {n} früheren Verschiebungen"),
+        "subject": "Ihre Aufgaben für {day}",
+        "subject_today": ": {n} heute",
+        "subject_moved": ", {n} verschoben",
+        "greeting": "Guten Morgen {name},",
+        "greeting_unnamed": "Guten Morgen,",
+        "due_today": ("Sie haben heute {n} Aufgabe.", "Sie haben heute {n} Aufgaben."),
+        "moved": ("{n} Aufgabe wurde seit gestern verschoben; die Gründe stehen unten.",
+                  "{n} Aufgaben wurden seit gestern verschoben; die Gründe stehen unten."),
+        "closing": "Einen schönen Tag!",
         "labels": {
             "today": "Heute", "rescheduled": "Seit gestern verschoben", "from_task": "aus",
             "moved_from": "verschoben vom", "nothing_today": "Heute ist nichts fällig.",
@@ -85,15 +99,19 @@ _WORDS: dict[str, dict[str, Any]] = {
         "months": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
                    "octubre", "noviembre", "diciembre"],
         "day": "{weekday} {day} de {month}",
-        "reschedule": "Vencía el {{ old }}; se pasó al {{ new }}, el próximo día laborable con menos tareas "
-                      "abiertas ({{ count }}){% if times > 1 %}, tras {{ times - 1 }} cambio{{ 's' if times > 2 }} "
-                      "anterior{{ 'es' if times > 2 }}{% endif %}.",
-        "subject": "Tus tareas del {{ day }}{% if today %}: {{ today }} hoy{% endif %}"
-                   "{% if moved %}, {{ moved }} movida{{ 's' if moved > 1 }}{% endif %}",
-        "body": "Buenos días{% if name %}, {{ name }}{% endif %}:\n\n"
-                "{% if today %}Tienes {{ today }} tarea{{ 's' if today > 1 }} para hoy.{% endif %}"
-                "{% if moved %} {{ moved }} tarea{{ 's se movieron' if moved > 1 else ' se movió' }} desde ayer; "
-                "los motivos están abajo.{% endif %}\n\n¡Que tengas un buen día!",
+        "justification": "Vencía el {old}; se pasó al {new}, el próximo día laborable con menos tareas abiertas "
+                      "({open}){earlier}.",
+        "open_todos": "{n}",
+        "earlier_moves": (", tras {n} cambio anterior", ", tras {n} cambios anteriores"),
+        "subject": "Tus tareas del {day}",
+        "subject_today": ": {n} hoy",
+        "subject_moved": (", {n} movida", ", {n} movidas"),
+        "greeting": "Buenos días, {name}:",
+        "greeting_unnamed": "Buenos días:",
+        "due_today": ("Tienes {n} tarea para hoy.", "Tienes {n} tareas para hoy."),
+        "moved": ("{n} tarea se movió desde ayer; los motivos están abajo.",
+                  "{n} tareas se movieron desde ayer; los motivos están abajo."),
+        "closing": "¡Que tengas un buen día!",
         "labels": {
             "today": "Hoy", "rescheduled": "Movidas desde ayer", "from_task": "de",
             "moved_from": "movida desde el", "nothing_today": "Hoy no vence nada.",
@@ -105,15 +123,19 @@ _WORDS: dict[str, dict[str, Any]] = {
         "months": ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre",
                    "ottobre", "novembre", "dicembre"],
         "day": "{weekday} {day} {month}",
-        "reschedule": "Scadeva {{ old }}; spostata a {{ new }}, il prossimo giorno lavorativo con meno attività "
-                      "aperte ({{ count }}){% if times > 1 %}, dopo {{ times - 1 }} "
-                      "spostament{{ 'i' if times > 2 else 'o' }} precedent{{ 'i' if times > 2 else 'e' }}{% endif %}.",
-        "subject": "Le tue attività di {{ day }}{% if today %}: {{ today }} oggi{% endif %}"
-                   "{% if moved %}, {{ moved }} spostat{{ 'e' if moved > 1 else 'a' }}{% endif %}",
-        "body": "Buongiorno{% if name %} {{ name }}{% endif %},\n\n"
-                "{% if today %}Hai {{ today }} attività per oggi.{% endif %}"
-                "{% if moved %} {{ moved }} attività {{ 'sono state spostate' if moved > 1 else 'è stata spostata' }} "
-                "da ieri; i motivi sono qui sotto.{% endif %}\n\nBuona giornata!",
+        "justification": "Scadeva {old}; spostata a {new}, il prossimo giorno lavorativo con meno attività aperte "
+                      "({open}){earlier}.",
+        "open_todos": "{n}",
+        "earlier_moves": (", dopo {n} spostamento precedente", ", dopo {n} spostamenti precedenti"),
+        "subject": "Le tue attività di {day}",
+        "subject_today": ": {n} oggi",
+        "subject_moved": (", {n} spostata", ", {n} spostate"),
+        "greeting": "Buongiorno {name},",
+        "greeting_unnamed": "Buongiorno,",
+        "due_today": "Hai {n} attività per oggi.",
+        "moved": ("{n} attività è stata spostata da ieri; i motivi sono qui sotto.",
+                  "{n} attività sono state spostate da ieri; i motivi sono qui sotto."),
+        "closing": "Buona giornata!",
         "labels": {
             "today": "Oggi", "rescheduled": "Spostate da ieri", "from_task": "da",
             "moved_from": "spostata da", "nothing_today": "Oggi non scade nulla.",
@@ -123,18 +145,46 @@ _WORDS: dict[str, dict[str, Any]] = {
     },
 }
 LANGUAGES = tuple(_WORDS)
+# Where zero takes the singular ("0 tâche ouverte"); elsewhere only one does.
+_ZERO_IS_ONE = {"fr"}
+
+
+def counted(forms: str | tuple[str, str], n: int, language: str, **values: object) -> str:
+    """A text with `n` (and `values`) filled in: of a (one, many) pair, the form the language uses for n."""
+    if isinstance(forms, tuple):
+        forms = forms[0] if n == 1 or (n == 0 and language in _ZERO_IS_ONE) else forms[1]
+    return forms.format(n=n, **values)
+
+
+class _Sentence:
+    """A sentence put together by a function from keyword values: `.render(**values)`, as a template has."""
+
+    def __init__(self, compose: Callable[..., str]) -> None:
+        self._compose = compose
+
+    def render(self, **values: Any) -> str:
+        return self._compose(**values)
 
 
 @functools.cache
-def words_for(language_code: str | None) -> dict[str, Any]:
-    """The offline writer's words for a language (English when unknown), templates compiled once."""
-    words = dict(_WORDS.get(language_code_of(language_code), _WORDS["en"]))
-    for key in ("reschedule", "subject", "body"):
-        words[key] = _TEMPLATES.from_string(words[key])
+def words_for(language_code: str | None) -> Words:
+    """The offline writer's words for a language (English when unknown); "reschedule" renders the justification."""
+    language = language_code_of(language_code)
+    language = language if language in _WORDS else "en"
+    words = dict(_WORDS[language], language=language)
+    words["reschedule"] = _Sentence(functools.partial(justification, words))
     return words
 
 
-def format_day(day: dt.date, words: dict[str, Any]) -> str:
+def justification(words: Words, *, old: str, new: str, count: int, times: int) -> str:
+    """Why a todo moved: its old and new day, the new day's open todos, and how often it moved before."""
+    language = words["language"]
+    earlier = counted(words["earlier_moves"], times - 1, language) if times > 1 else ""
+    return words["justification"].format(old=old, new=new, open=counted(words["open_todos"], count, language),
+                                                 earlier=earlier)
+
+
+def format_day(day: dt.date, words: Words) -> str:
     """'Tuesday 24 November' / 'mardi 24 novembre'."""
     return words["day"].format(weekday=words["weekdays"][day.weekday()], day=day.day, month=words["months"][day.month - 1])
 
@@ -145,16 +195,23 @@ def format_local_day(day: dt.date, language_code: str | None) -> str:
 
 
 def write_daily_email(context: DailyEmailContext) -> dict[str, Any]:
-    """Subject and greeting from a per-language jinja2 template."""
+    """Subject and greeting in the user's language: the day, how many todos are due and how many moved."""
     words = words_for(context.language_code)
-    values = {
-        "name": context.user_name.split()[0] if context.user_name.strip() else "",
-        "day": format_day(context.local_date, words),
-        "today": len(context.today),
-        "moved": len(context.rescheduled) + sum(todo.previous_date is not None for todo in context.today),
-    }
-    paragraphs = (paragraph.strip() for paragraph in words["body"].render(values).split("\n\n"))
-    return {"subject": words["subject"].render(values), "body": "\n\n".join(p for p in paragraphs if p)}
+    language = words["language"]
+    name = context.user_name.split()[0] if context.user_name.strip() else ""
+    today = len(context.today)
+    moved = len(context.rescheduled) + sum(todo.previous_date is not None for todo in context.today)
+    subject = words["subject"].format(day=format_day(context.local_date, words))
+    news = []
+    if today:
+        subject += counted(words["subject_today"], today, language)
+        news.append(counted(words["due_today"], today, language))
+    if moved:
+        subject += counted(words["subject_moved"], moved, language)
+        news.append(counted(words["moved"], moved, language))
+    greeting = words["greeting"].format(name=name) if name else words["greeting_unnamed"]
+    paragraphs = (greeting, " ".join(news), words["closing"])
+    return {"subject": subject, "body": "\n\n".join(p for p in paragraphs if p)}
 
 
 def labels_for(language_code: str | None) -> dict[str, str]:

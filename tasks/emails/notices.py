@@ -2,7 +2,8 @@
 
 The technical error never reaches the user: the run fails with it and the operators are mailed
 (flows/operators.py). The user gets the cause in plain language and the step that fixes it, or, when the
-cause is on our side, that nothing was lost and that nothing is asked of them.
+cause is on our side, that nothing was lost and that nothing is asked of them. The words are in the
+owner's language (tasks/emails/notice_words.py), English when it has none of them.
 """
 
 from __future__ import annotations
@@ -11,54 +12,77 @@ import re
 from email.message import EmailMessage
 from email.utils import formataddr
 
-# (pattern in the technical error, what the user reads), first match wins; the patterns follow the
-# messages of tasks/pdf (PdfRejected, PdfLimitExceeded).
+from blocks.rules.mail_writer import counted
+from blocks.rules.text import language_code_of
+from tasks.emails.notice_words import WORDS
+
+# (pattern in the technical error, the kind of failure the user reads about), first match wins; the
+# patterns follow the messages of tasks/pdf (PdfRejected, PdfLimitExceeded).
 FAILURES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"encrypted|password", re.I),
-     "The PDF is encrypted with a password, so it could not be read. Save a copy without the password "
-     "(for example with \"Print to PDF\") and upload that copy."),
-    (re.compile(r"not a PDF", re.I),
-     "The file is not a PDF. Export or save the document as a PDF, then upload it again."),
-    (re.compile(r"file is empty|has no pages", re.I),
-     "The file arrived empty. Upload it again; if this happens again, open it on your computer to check "
-     "that it has pages."),
-    (re.compile(r"no text found", re.I),
-     "No text was found in it: it is probably scanned pages. Run text recognition (OCR) on it, or export "
-     "a PDF with selectable text, and upload it again."),
-    (re.compile(r"pages, over the limit", re.I),
-     "The PDF has more pages than one upload can take. Split it into smaller files and upload them one by one."),
-    (re.compile(r"over the limit|need more than|took longer than|was stopped", re.I),
-     "The PDF is too large or too heavy to read in one go (very large images, for instance). Split it into "
-     "smaller files, or save it again with compressed images, and upload it again."),
-    (re.compile(r"corrupt", re.I),
-     "The file seems corrupt (damaged), so it could not be read. Open it on your computer, save or export it again "
-     "as a PDF, and upload the new copy."),
+    (re.compile(pattern, re.I), kind) for pattern, kind in (
+        (r"encrypted|password", "encrypted"),
+        (r"not a PDF", "not_pdf"),
+        (r"file is empty|has no pages", "empty"),
+        (r"no text found", "no_text"),
+        (r"pages, over the limit", "too_many_pages"),
+        (r"over the limit|need more than|took longer than|was stopped", "too_heavy"),
+        (r"corrupt", "corrupt"),
+    )
 ]
-ON_OUR_SIDE = ("Something went wrong on our side while adding it. Nothing you sent is lost and there is "
-               "nothing you need to do: our team has been told and will add it or get back to you.")
+# The warnings of tasks/pdf (check_coverage): a share of the text layer, and pages nobody read.
+_PARTLY_READ = re.compile(r"only (\d+(?:\.\d+)?)% of the PDF's text layer")
+_UNREAD_PAGES = re.compile(r"page\(s\) have no text layer and were not read[^:]*: ([\d, ]+)(?: and (\d+) more)?")
+LANGUAGES = tuple(WORDS)
+ON_OUR_SIDE = str(WORDS["en"]["on_our_side"])
 
 
-def plain_failure(error: str | None) -> str:
+def notice_language(language_code: str | None) -> str:
+    """The language the notices are written in for a user's language code (English when it has none)."""
+    language = language_code_of(language_code)
+    return language if language in WORDS else "en"
+
+
+def say(language: str, key: str, n: int = 0, **values: object) -> str:
+    """One text of the notices in `language`, its fields filled; of a (one, many) pair the form for `n`."""
+    return counted(WORDS[language][key], n, language, **values)
+
+
+def plain_failure(error: str | None, language: str | None = None) -> str:
     """The cause of a failed ingestion in plain words, with what the user can do about it."""
-    for pattern, text in FAILURES:
-        if error and pattern.search(error):
-            return text
-    return ON_OUR_SIDE
+    kind = next((kind for pattern, kind in FAILURES if error and pattern.search(error)), "on_our_side")
+    return say(notice_language(language), kind)
+
+
+def plain_warning(warning: str, language: str | None = None) -> list[str]:
+    """What an ingestion's warning means for the user, one paragraph per cause, with what they can do."""
+    lang, paragraphs = notice_language(language), []
+    if partly := _PARTLY_READ.search(warning):
+        paragraphs.append(say(lang, "partly_read", share=round(float(partly.group(1)))))
+    if unread := _UNREAD_PAGES.search(warning):
+        pages = [page.strip() for page in unread.group(1).split(",") if page.strip()]
+        listed = ", ".join(pages)
+        if unread.group(2):
+            listed += " " + say(lang, "and_more", int(unread.group(2)))
+        paragraphs.append(say(lang, "unread_pages", len(pages) + int(unread.group(2) or 0), pages=listed))
+    return paragraphs or [say(lang, "other_warning")]
 
 
 def document_notice(owner_name: str, owner_email: str, filename: str, *, ingested: bool, pages: int = 0,
-                    chunks: int = 0, error: str | None = None) -> EmailMessage:
+                    chunks: int = 0, error: str | None = None, warning: str | None = None,
+                    language: str | None = None) -> EmailMessage:
     """The mail telling the owner that a document is ready to search, or why it is not and what to do."""
+    lang = notice_language(language)
     message = EmailMessage()
     message["To"] = formataddr((owner_name, owner_email))
     message["Auto-Submitted"] = "auto-generated"
+    paragraphs = [say(lang, "hello", name=owner_name)]
     if ingested:
-        message["Subject"] = f"{filename} is ready to search"
-        body = (f"Hello {owner_name},\n\n{filename} ({pages} pages) is now in your knowledge base: "
-                f"{chunks} passages can be searched.\n")
+        message["Subject"] = say(lang, "warned_subject" if warning else "ready_subject", filename=filename)
+        paragraphs.append(say(lang, "ready", filename=filename, pages=say(lang, "pages", pages),
+                              passages=say(lang, "passages", chunks)))
+        paragraphs += plain_warning(warning, language) if warning else []
     else:
-        message["Subject"] = f"{filename} could not be added"
-        body = (f"Hello {owner_name},\n\n{filename} could not be added to your knowledge base.\n\n"
-                f"{plain_failure(error)}\n")
-    message.set_content(body)
+        message["Subject"] = say(lang, "failed_subject", filename=filename)
+        paragraphs += [say(lang, "failed", filename=filename), plain_failure(error, language)]
+    message.set_content("\n\n".join(paragraphs) + "\n")
     return message

@@ -1,7 +1,7 @@
 """The offline LLM block: the embedded default used instead of a language model.
 
 It answers each question of the LLM interface with the rule engine in blocks/rules/: per-language rules
-find the user's explicit next steps (English, French; German best effort), the quietest working day is the
+find the user's explicit next steps (English, French, German, Spanish, Italian), the quietest working day is the
 rescheduling proposal, and per-language templates write the daily email.
 """
 
@@ -17,7 +17,7 @@ from blocks.rules import boilerplate, extract, mail_writer, reschedule
 
 
 class OfflineLLM(LLM):
-    """Deterministic, rule-based todo extraction in English and French (German best effort), no model."""
+    """Deterministic, rule-based todo extraction in English, French, German, Spanish and Italian, no model."""
 
     _block_type_name = "Offline LLM"
     _block_type_slug = "nightshift-offline-llm"

@@ -99,19 +99,6 @@ def with_dateparser(language: str, rewrite: Callable[[re.Match[str]], str] | Non
     return resolve
 
 
-def relative(language: str, word: str, idioms: dict[str, int] | None = None) -> Resolver:
-    """'in two weeks' / 'within 3 days' / 'dans quinze jours': idioms map 'n unit' to a number of days."""
-    parse = with_dateparser(language, lambda m: f"{word} {m['n']} {m['unit']}")
-
-    def resolve(m: re.Match[str], base: dt.date) -> dt.date | None:
-        key = f"{m['n']} {m['unit']}".lower()
-        if idioms and key in idioms:
-            return base + dt.timedelta(days=idioms[key])
-        return parse(m, base)
-
-    return resolve
-
-
 def today(base: dt.date) -> dt.date:
     return base
 
@@ -123,10 +110,14 @@ def add_months(base: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(base.day, calendar.monthrange(year, month)[1]))
 
 
-def counted(numbers: dict[str, int], units: dict[str, str]) -> Resolver:
-    """'dentro de dos semanas' / 'tra 3 giorni': `n` as digits or a word, `unit` by its first letters."""
+def counted(numbers: dict[str, int], units: dict[str, str], idioms: dict[str, int] | None = None) -> Resolver:
+    """'in two weeks' / 'dentro de dos semanas' / 'tra 3 giorni': `n` as digits or a word, `unit` by its first
+    letters; `idioms` map a whole 'n unit' to days ('huit jours' is a week, not eight days)."""
 
     def resolve(m: re.Match[str], base: dt.date) -> dt.date | None:
+        key = " ".join(f"{m['n']} {m['unit']}".lower().split())
+        if idioms and key in idioms:
+            return base + dt.timedelta(days=idioms[key])
         word = m["n"].lower()
         n = int(word) if word.isdigit() else numbers.get(word)
         unit = next((kind for prefix, kind in units.items() if m["unit"].lower().startswith(prefix)), None)

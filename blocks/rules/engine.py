@@ -1,14 +1,29 @@
-"""The rule machinery shared by every language: what a language's rules hold and how they compile."""
+"""The rule machinery shared by every language: what a language's rules hold and how they compile.
+
+A language module is data: its words and phrases (`LanguageWords`, `DateWords`) and, where the language needs
+it, a last touch on descriptions. `compile_rules` turns them into the `LanguageRules` the extractor runs.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from blocks.rules.dates import DatePattern, Resolver
+from blocks.rules.dates import (
+    DatePattern,
+    Resolver,
+    counted,
+    day_of_month,
+    end_of_month,
+    end_of_week,
+    fixed,
+    today,
+    weekday_resolver,
+    with_dateparser,
+)
 
 Speaker = Literal["user", "assistant"]
 # "next_step": stated as a next step or reminder; "commitment": the user commits, or is told they must;
@@ -36,12 +51,6 @@ class LanguageRules:
     dates: tuple[DatePattern, ...]
     # A last touch on a description in this language (German: no leading article, no "zu" infinitive).
     tidy: Callable[[str], str] = str.strip
-
-
-def date_rule(tail: str) -> Callable[[str, Resolver], DatePattern]:
-    """A maker of date patterns for one language: a phrase that starts a word, then the language's `tail`
-    ("morning", "at the latest", ...), resolved by `resolve`."""
-    return lambda pattern, resolve: DatePattern(rx(r"(?<!\w)" + pattern + tail), resolve)
 
 
 def rx(pattern: str) -> re.Pattern[str]:
@@ -79,3 +88,88 @@ def find_date(text: str, rules: LanguageRules, base: dt.date) -> FoundDate | Non
                 best = FoundDate(resolved, match.start(), match.end())
                 break
     return best
+
+
+@dataclass(frozen=True)
+class DateWords:
+    """One language's date phrases as regex sources; `date_patterns` compiles them in one order for all.
+
+    Each phrase starts a word and may be followed by `tail` ("morning", "at the latest"). Groups: `wd` a
+    weekday name, `core` a phrase given to dateparser, `day` a day of the month, `n` and `unit` a count.
+    """
+
+    language: str
+    weekdays: dict[str, int]
+    weekday: str  # where `{wd}` stands for the weekday names
+    end_of_week: str
+    end_of_month: str
+    today: str
+    full_date: str  # "3 December", "le 3 décembre": `core` to dateparser
+    day_of_month: str  # "on the 3rd", "le 3"
+    relative: str  # "tomorrow", "next month": `core` to dateparser
+    counted: str  # "in two weeks", "dans quinze jours"
+    numbers: dict[str, int]  # number words of `counted`
+    units: dict[str, str]  # first letters of a unit -> day, week or month
+    tail: str = ""
+    idioms: dict[str, int] = field(default_factory=dict)  # "n unit" -> days: "huit jours" is a week
+
+
+def date_patterns(words: DateWords) -> tuple[DatePattern, ...]:
+    """The language's date patterns, tried in this order on ties (see `find_date`)."""
+    resolvers: list[tuple[str, Resolver]] = [
+        (words.weekday.replace("{wd}", f"(?P<wd>{alternation(list(words.weekdays))})"),
+         weekday_resolver(words.weekdays)),
+        (words.end_of_week, fixed(end_of_week)),
+        (words.end_of_month, fixed(end_of_month)),
+        (words.today, fixed(today)),
+        (words.full_date, with_dateparser(words.language)),
+        (words.day_of_month, day_of_month),
+        (words.relative, with_dateparser(words.language)),
+        (words.counted, counted(words.numbers, words.units, words.idioms)),
+    ]
+    return tuple(DatePattern(rx(r"(?<!\w)" + pattern + words.tail), resolve) for pattern, resolve in resolvers)
+
+
+@dataclass(frozen=True)
+class LanguageWords:
+    """What one language's rules say, as data; see `LanguageRules` for what each part is for."""
+
+    code: str
+    # Trigger phrases per speaker and kind: {"next_step": [...], "commitment": [...], "suggestion": [...]}.
+    user: dict[str, list[str]]
+    assistant: dict[str, list[str]]
+    filler: list[str]  # words stripped at the start of an action ("also", "ensuite")
+    leading: list[str]  # phrases stripped at the start of an action (nested triggers: "I need to")
+    first_person: list[str]
+    clause_words: list[str]  # words that end an action ("but", "parce que")
+    trailing: list[str]  # connectors dropped at the end of an action ("and", "au plus tard")
+    vague: list[str]
+    heading_owners: list[str]  # "your", "my" before a heading's name
+    heading_names: list[str]  # "next steps", "to-do list"
+    heading_for: str  # "for you", "pour moi" after it
+    dates: DateWords
+    tidy: Callable[[str], str] = str.strip
+    comma_clause_words: list[str] = field(default_factory=list)  # end an action after a comma ("c'est")
+
+
+def compile_rules(words: LanguageWords) -> LanguageRules:
+    """The rules the extractor runs, compiled from one language's words."""
+    clause_words = alternation(words.clause_words)
+    after_comma = rf"|,\s+{alternation(words.comma_clause_words)}(?!\w)" if words.comma_clause_words else ""
+    return LanguageRules(
+        code=words.code,
+        triggers={"user": trigger_regex(**words.user), "assistant": trigger_regex(**words.assistant)},
+        leading_noise=rx(
+            rf"^(?:{alternation(words.filler)}\b[,:]?\s*|{alternation(words.leading)}(?:\s+|(?<=')))"
+        ),
+        first_person=rx(rf"^{alternation(words.first_person)}\b"),
+        clause_end=rx(rf"\s*(?:;|\s[—–-]\s{after_comma}|,?\s+{clause_words}(?!\w))"),
+        trailing_noise=rx(rf"(?:[\s,;:.!?…]+|\s+{alternation(words.trailing)})+$"),
+        vague=rx(rf"^{alternation(words.vague)}\b"),
+        heading=rx(
+            rf"^(?:{alternation(words.heading_owners)}\s+)?{alternation(words.heading_names)}"
+            rf"(?:\s+{words.heading_for})?\s*:?$"
+        ),
+        dates=date_patterns(words.dates),
+        tidy=words.tidy,
+    )

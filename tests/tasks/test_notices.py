@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.emails.notices import ON_OUR_SIDE, document_notice, plain_failure
+from tasks.emails.notices import ON_OUR_SIDE, document_notice, plain_failure, plain_warning
 
 # Errors as tasks/pdf words them for the operators (source id, exception class, settings names).
 TECHNICAL = [
@@ -38,3 +38,26 @@ def test_a_ready_document_says_how_much_can_be_searched() -> None:
     message = document_notice("Ada Martin", "ada@example.com", "deck.pdf", ingested=True, pages=12, chunks=40)
     assert message["Subject"] == "deck.pdf is ready to search"
     assert "(12 pages)" in message.get_content() and "40 passages" in message.get_content()
+
+
+@pytest.mark.parametrize(("warning", "said"), [
+    ("source 7: only 88.4% of the PDF's text layer reached the searchable passages (minimum 90%, "
+     "NIGHTSHIFT_PDF_MIN_COVERAGE): some text cannot be found", ["Only part of its text could be read (about 88%)"]),
+    ("source 7: 1 page(s) have no text layer and were not read (scanned; over NIGHTSHIFT_PDF_OCR_MAX_PAGES or no "
+     "OCR on this worker): 3", ["Page 3 is a scanned image"]),
+    ("source 7: 2 page(s) have no text layer and were not read (scanned; over NIGHTSHIFT_PDF_OCR_MAX_PAGES or no "
+     "OCR on this worker): 3, 9", ["Pages 3, 9 are scanned images"]),
+    ("source 7: something new", ["Part of the document could not be read"]),
+])
+def test_a_warning_is_told_in_plain_words(warning: str, said: list[str]) -> None:
+    paragraphs = plain_warning(warning)
+    assert len(paragraphs) == len(said) and all(p.startswith(s) for p, s in zip(paragraphs, said, strict=True))
+    assert not any("NIGHTSHIFT_" in p or "source 7" in p for p in paragraphs)
+
+
+def test_counts_take_the_languages_singular_and_plural() -> None:
+    french = document_notice("Ada", "ada@example.com", "a.pdf", ingested=True, pages=1, chunks=0, language="fr-FR")
+    assert "a.pdf (1 page) est maintenant dans votre base de connaissances : 0 passage peut être retrouvé" \
+        in french.get_content()
+    german = document_notice("Ada", "ada@example.com", "a.pdf", ingested=True, pages=2, chunks=1, language="de")
+    assert "a.pdf (2 Seiten) ist jetzt in Ihrer Wissensdatenbank: 1 Abschnitt ist durchsuchbar." in german.get_content()

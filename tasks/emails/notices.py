@@ -17,15 +17,16 @@ from blocks.rules.text import language_code_of
 from tasks.emails.notice_words import WORDS
 
 # (pattern in the technical error, the kind of failure the user reads about), first match wins; the
-# patterns follow the messages of tasks/pdf (PdfRejected, PdfLimitExceeded).
+# patterns follow the messages of tasks/pdf (PdfRejected, PdfLimitExceeded), narrowly: a database's
+# "password authentication failed" is on our side, not an encrypted PDF.
 FAILURES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(pattern, re.I), kind) for pattern, kind in (
-        (r"encrypted|password", "encrypted"),
+        (r"PDF is encrypted|password-protected", "encrypted"),
         (r"not a PDF", "not_pdf"),
         (r"file is empty|has no pages", "empty"),
         (r"no text found", "no_text"),
         (r"pages, over the limit", "too_many_pages"),
-        (r"over the limit|need more than|took longer than|was stopped", "too_heavy"),
+        (r"over the limit|need more than|took longer than|partition process .* was stopped", "too_heavy"),
         (r"corrupt", "corrupt"),
     )
 ]

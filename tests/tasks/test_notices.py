@@ -16,6 +16,9 @@ TECHNICAL = [
     ("source 7: pages 1-16 took longer than 120 s (NIGHTSHIFT_PDF_PARTITION_SECONDS)", "Split it"),
     ("source 7: no text found in the PDF (scanned images need strategy='hi_res' with OCR)", "text recognition"),
     ("OperationalError: (psycopg.OperationalError) connection to server at 127.0.0.1 failed", "nothing you need to do"),
+    ('OperationalError: connection to server at "db" failed: FATAL: password authentication failed for user '
+     '"nightshift"', "nothing you need to do"),
+    ("source 7: the partition process of pages 1-16 was stopped; it may have run out of memory", "Split it"),
     (None, "nothing you need to do"),
 ]
 

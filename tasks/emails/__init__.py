@@ -3,6 +3,7 @@
 - compose: each user's context, the writer's text (the rule-based template when the model fails), rendering
 - claims: the exactly-once claim of each email and the sending that moves it along
 - steps: the Prefect tasks and the run's report
+- notices, notice_words: the mail to a document's owner (ready, or why not and what to do), in their language
 
 Exactly once: an event row "todo_daily_email:{user}:{local_date}" is claimed before sending and moves
 claimed -> sending -> sent. A claim that never reached the mailer is sent again by a later run (with the

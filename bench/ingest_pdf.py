@@ -72,7 +72,8 @@ def baseline(data: bytes, parallel: bool) -> tuple[float, int, list[str]]:
 
     from blocks.profile import load_profile
     from tasks.pdf.chunk import chunk_elements
-    from tasks.pdf.partition import count_pages, page_batches, partition_fast
+    from tasks.pdf.document import count_pages, page_batches
+    from tasks.pdf.partition import partition_fast
     from tasks.pdf.processes import close_partition_processes, partition_fast_in_process
 
     start = time.perf_counter()
@@ -108,8 +109,9 @@ def embedding_speed(fast, torch, texts: list[str], rounds: int = 3) -> tuple[flo
 
 def ocr_pages() -> None:
     """OCR timed on its own: the scanned pages of ../shared/data (no text layer), one at a time."""
+    from tasks.pdf.document import open_pdf, scanned_pages
     from tasks.pdf.ocr import ocr_engine, read_page
-    from tasks.pdf.partition import PdfFidelity, open_pdf, scanned_pages
+    from tasks.pdf.partition import PdfFidelity
 
     dpi = PdfFidelity().ocr_dpi
     ocr_engine()  # models loaded before the clock starts
@@ -135,7 +137,7 @@ def main() -> int:
     args = parser.parse_args()
     from factories import pdf_first_pages
 
-    from tasks.pdf.partition import count_pages
+    from tasks.pdf.document import count_pages
 
     data = pdf_first_pages(DATA, args.pages)
     pages = count_pages(data, 0)

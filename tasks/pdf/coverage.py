@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tasks.pdf.document import open_pdf
 from tasks.pdf.paragraphs import CID, clean_text
 
 TOKEN = re.compile(r"[^\W\d_]+|\d+")
@@ -42,8 +43,6 @@ def words(text: str) -> Counter[str]:
 
 def page_texts(data: bytes, source_id: int) -> list[str]:
     """pdfium's text of each page."""
-    from tasks.pdf.partition import open_pdf
-
     document = open_pdf(data, source_id)
     try:
         texts = []

@@ -1,7 +1,8 @@
 """Partitioning PDF pages with unstructured, without Prefect: what the partition processes import.
 
-Also the checks made before partitioning (page count, encryption, corruption) and the images found on
-the way. tasks.pdf.processes runs partition_fast in processes of its own under PdfLimits.
+What a partition process does with its page range: pdfminer's layout to paragraphs, tables and images,
+then unstructured's elements. tasks.pdf.processes runs partition_fast in processes of its own under
+PdfLimits; the checks made before partitioning and the page batches are in tasks.pdf.document.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 
-import hashlib
 import io
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -27,6 +25,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from blocks.settings import PdfLimits
 from tasks.pdf.chunk import CHUNK_MAX_CHARS
 from tasks.pdf.coverage import PageLayers
+from tasks.pdf.document import (  # the checks and page batches, importable from here as before
+    PAGES_PER_BATCH,
+    PdfLimitExceeded,
+    PdfRejected,
+    count_pages,
+    open_pdf,
+    page_batches,
+    page_range,
+    scanned_pages,
+)
+from tasks.pdf.images import ImageCollector
 from tasks.pdf.paragraphs import (
     Glyph,
     Line,
@@ -46,6 +55,12 @@ from tasks.pdf.tables import (
     upright_lines,
 )
 
+__all__ = [
+    "PAGES_PER_BATCH", "PRELOAD", "Assembly", "HiResUnavailable", "PagesPartition", "PdfFidelity", "PdfLimitExceeded",
+    "PdfRejected", "count_pages", "open_pdf", "page_batches", "paragraph_elements", "partition_fast",
+    "partition_hi_res", "scanned_pages",
+]
+
 # What the fork server imports before forking a partition process (the costly part of a start).
 PRELOAD = [__name__, "tasks.pdf.processes", "tasks.pdf.sentences", "tasks.pdf.paragraphs", "pdfminer.converter",
            "pdfminer.pdfinterp", "pdfminer.pdfpage", "pdfminer.layout", "pdfminer.image",
@@ -53,45 +68,8 @@ PRELOAD = [__name__, "tasks.pdf.processes", "tasks.pdf.sentences", "tasks.pdf.pa
            "pypdfium2", "blocks.settings", "tasks.pdf.tables", "pdfplumber"]
 
 
-class PdfRejected(ValueError):
-    """The file is not an ingestible PDF (encrypted, empty, corrupt, not a PDF): retrying cannot help."""
-
-
-class PdfLimitExceeded(PdfRejected):
-    """The PDF needs more than a worker grants one document (pages, pixels, bytes, memory, time)."""
-
-
 class HiResUnavailable(RuntimeError):
     """strategy="hi_res" asked for on a worker without unstructured's layout models."""
-
-
-PAGES_PER_BATCH = PdfLimits.model_fields["pages_per_batch"].default
-
-
-def count_pages(data: bytes, source_id: int, max_pages: int | None = None) -> int:
-    """Pages of a PDF; PdfRejected (with what to do) for anything that is not an ingestible PDF."""
-    max_pages = max_pages or PdfLimits().max_pages
-    if not data:
-        raise PdfRejected(f"source {source_id}: the file is empty; upload the PDF again")
-    if not data.lstrip()[:5].startswith(b"%PDF-"):
-        raise PdfRejected(f"source {source_id}: not a PDF (no %PDF- header); upload a PDF file")
-    document = open_pdf(data, source_id)
-    try:
-        pages = len(document)
-    finally:
-        document.close()
-    if pages == 0:
-        raise PdfRejected(f"source {source_id}: the PDF has no pages")
-    if pages > max_pages:
-        raise PdfLimitExceeded(f"source {source_id}: the PDF has {pages:,} pages, over the limit of {max_pages:,} "
-                               "(NIGHTSHIFT_PDF_MAX_PAGES); split it")
-    return pages
-
-
-def page_batches(pages: int, size: int | None = None) -> list[tuple[int, int]]:
-    """Zero-based [first, last) page ranges of `size` pages (NIGHTSHIFT_PDF_PAGES_PER_BATCH by default)."""
-    size = size or PdfLimits().pages_per_batch
-    return [(first, min(first + size, pages)) for first in range(0, pages, size)]
 
 
 class PagesPartition(BaseModel):
@@ -294,60 +272,6 @@ def _elements(paragraphs: list[tuple[str, int]], filename: str) -> list[Any]:
     return elements
 
 
-def open_pdf(data: bytes, source_id: int) -> Any:
-    """The pdfium document of `data`; PdfRejected (with what to do) when it is encrypted or corrupt."""
-    import pypdfium2 as pdfium
-
-    try:
-        return pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
-            raise PdfRejected(
-                f"source {source_id}: the PDF is encrypted (password-protected); upload an unprotected copy"
-            ) from None
-        raise PdfRejected(f"source {source_id}: the PDF is corrupt ({exc}); re-export or repair it") from None
-
-
-def scanned_pages(data: bytes, source_id: int) -> list[int]:
-    """1-based pages with an image and no text layer: what only OCR can read."""
-    import pypdfium2.raw as pdfium_c
-
-    document = open_pdf(data, source_id)
-    try:
-        found = []
-        for number, page in enumerate(document, start=1):
-            textpage = page.get_textpage()
-            has_text = bool(textpage.get_text_range().strip())
-            textpage.close()
-            images = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3)
-            if not has_text and any(True for _ in images):
-                found.append(number)
-            page.close()
-        return found
-    finally:
-        document.close()
-
-
-def page_range(data: bytes, first: int, last: int, source_id: int) -> bytes:
-    """Pages [first, last) of a PDF as a PDF of their own (pdfium copies them without decoding anything)."""
-    import pypdfium2 as pdfium
-
-    source = open_pdf(data, source_id)
-    try:
-        if first == 0 and last >= len(source):
-            return data
-        part = pdfium.PdfDocument.new()
-        try:
-            part.import_pages(source, list(range(first, min(last, len(source)))))
-            buffer = io.BytesIO()
-            part.save(buffer)
-            return buffer.getvalue()
-        finally:
-            part.close()
-    finally:
-        source.close()
-
-
 def partition_hi_res(data: bytes, filename: str, source_id: int) -> PagesPartition:
     """unstructured's "hi_res" strategy with table structure; HiResUnavailable when its models are absent."""
     hint = (
@@ -377,61 +301,3 @@ def partition_hi_res(data: bytes, filename: str, source_id: int) -> PagesPartiti
         for i, e in enumerate(elements) if type(e).__name__ == "Image" and e.metadata.image_base64
     ]
     return PagesPartition(elements=elements, images=images)
-
-
-class ImageCollector:
-    """Keeps the embedded images of pdfminer layouts (JPEG/JPEG 2000 as stored, others as BMP).
-
-    Names are ours (page, index, content hash): an image's name in the PDF is the attacker's choice,
-    and pdfminer's ImageWriter would write to it as a path. Sizes are checked before anything is decoded.
-    """
-
-    def __init__(self, source_id: int, limits: PdfLimits) -> None:
-        self._folder = tempfile.TemporaryDirectory()
-        self.source_id, self.limits = source_id, limits
-        self.found: list[tuple[str, bytes]] = []
-
-    def collect(self, item: Any, page: int) -> None:
-        from pdfminer.image import ImageWriter
-        from pdfminer.layout import LTContainer, LTImage
-
-        if isinstance(item, LTImage):
-            if not self._within_limits(item, page):
-                return
-            index = len(self.found) + 1
-            item.name = f"image-{index}"  # the file pdfminer writes: ours, inside our folder
-            try:
-                written = Path(self._folder.name) / ImageWriter(self._folder.name).export_image(item)
-            except Exception:  # noqa: BLE001 — a format pdfminer cannot write: skip that image, keep the text
-                return
-            size = written.stat().st_size
-            if size > self.limits.max_asset_bytes:
-                raise PdfLimitExceeded(
-                    f"source {self.source_id}: an image on page {page} is {size:,} bytes, over the limit of "
-                    f"{self.limits.max_asset_bytes:,} (NIGHTSHIFT_PDF_MAX_ASSET_BYTES)"
-                )
-            content = written.read_bytes()
-            written.unlink()
-            digest = hashlib.sha256(content).hexdigest()[:16]
-            self.found.append((f"page-{page:04d}-image-{index:03d}-{digest}{written.suffix}", content))
-        elif isinstance(item, LTContainer):
-            for child in item:
-                self.collect(child, page)
-
-    def _within_limits(self, image: Any, page: int) -> bool:
-        """False for an image without a usable size (skipped, as pdfminer would); PdfLimitExceeded when too big."""
-        from pdfminer.pdftypes import resolve1
-
-        width, height = (resolve1(value) for value in image.srcsize)
-        if not isinstance(width, int) or not isinstance(height, int) or width <= 0 or height <= 0:
-            return False
-        if width * height > self.limits.max_image_pixels:
-            raise PdfLimitExceeded(
-                f"source {self.source_id}: an image on page {page} is {width} × {height} pixels, over the limit "
-                f"of {self.limits.max_image_pixels:,} pixels (NIGHTSHIFT_PDF_MAX_IMAGE_PIXELS)"
-            )
-        image.srcsize = (width, height)
-        return True
-
-    def close(self) -> None:
-        self._folder.cleanup()

@@ -20,7 +20,8 @@ from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from typing import Any
 
 from blocks.settings import PdfLimits
-from tasks.pdf.partition import PRELOAD, Assembly, PagesPartition, PdfLimitExceeded, partition_fast
+from tasks.pdf.document import PdfLimitExceeded
+from tasks.pdf.partition import PRELOAD, Assembly, PagesPartition, partition_fast
 
 
 class _LibraryPopen(popen_forkserver.Popen):

@@ -17,19 +17,15 @@ from blocks.vectorstore import collection_name
 from store import sources
 from tasks.pdf.chunk import PdfChunk, chunk_elements, chunk_id, table_files
 from tasks.pdf.coverage import Coverage, measure, page_texts
+from tasks.pdf.document import PdfLimitExceeded, PdfRejected, count_pages, open_pdf, scanned_pages
 from tasks.pdf.job import PdfOutcome, SourceJob
 from tasks.pdf.ocr import OcrUnavailable, read_page
 from tasks.pdf.partition import (
     PagesPartition,
     PdfFidelity,
-    PdfLimitExceeded,
-    PdfRejected,
-    count_pages,
-    open_pdf,
     paragraph_elements,
     partition_fast,
     partition_hi_res,
-    scanned_pages,
 )
 from tasks.pdf.processes import partition_fast_in_process
 from tasks.pdf.report import outcome_message, report_markdown, with_warning

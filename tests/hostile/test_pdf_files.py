@@ -19,7 +19,8 @@ from hostile.pdfs import bomb_pdf, build_pdf, huge_gray_image, rgb_image, text_p
 from flows.pdf import ingest_pdf
 from store.models import Source, User
 from store.sources import ensure_collection, ensure_source, source_object_key
-from tasks.pdf.partition import PdfLimitExceeded, partition_fast
+from tasks.pdf.document import PdfLimitExceeded
+from tasks.pdf.partition import partition_fast
 from tasks.pdf.processes import close_partition_processes, partition_fast_in_process
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ import pytest
 from conftest import SHARED_DATA
 
 from tasks.pdf.chunk import CHUNK_MAX_CHARS, chunk_elements, chunk_id, element_kinds
-from tasks.pdf.partition import PdfRejected, count_pages, page_batches, partition_fast
+from tasks.pdf.document import PdfRejected, count_pages, page_batches
+from tasks.pdf.partition import partition_fast
 from tasks.pdf.sentences import offline_sentence_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +86,8 @@ def test_offline_sentence_model_splits_sentences_and_finds_verbs() -> None:
 _OFFLINE = """
 import os, socket, sys
 from tasks.pdf.chunk import chunk_elements, element_kinds
-from tasks.pdf.partition import count_pages, partition_fast
+from tasks.pdf.document import count_pages
+from tasks.pdf.partition import partition_fast
 try:
     socket.create_connection(("1.1.1.1", 443), timeout=2).close()
     print("NETWORK-UP")

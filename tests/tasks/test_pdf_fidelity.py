@@ -14,6 +14,7 @@ from pdf_samples import build_pdf, scanned_pdf
 
 from tasks.pdf.chunk import CHUNK_MAX_CHARS, chunk_elements
 from tasks.pdf.coverage import artefacts, measure, page_texts
+from tasks.pdf.document import count_pages, open_pdf, scanned_pages
 from tasks.pdf.ocr import paragraphs_of, read_page
 from tasks.pdf.paragraphs import (
     Line,
@@ -24,7 +25,7 @@ from tasks.pdf.paragraphs import (
     sentence_pieces,
     sentences,
 )
-from tasks.pdf.partition import count_pages, open_pdf, partition_fast, scanned_pages
+from tasks.pdf.partition import partition_fast
 
 PDF = SHARED_DATA / "pdf"
 BODY = ["The annual report describes the connais-", "sance of the market and the results of the",

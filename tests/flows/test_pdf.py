@@ -176,6 +176,25 @@ def test_hi_res_without_its_models_fails_clearly_and_does_not_fall_back(profile)
     assert profile.vector_store.count(collection_name(owner)) == 0
 
 
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_a_mail_that_cannot_be_sent_does_not_hide_the_ingestions_error(profile, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The owner cannot be told (the mailer refuses): the run still fails with the PDF's error, and reports it."""
+    def refuse(self, message):  # type: ignore[no-untyped-def]
+        raise ValueError("the mail service refused the message")
+
+    monkeypatch.setattr(type(profile.mailer), "send", refuse)
+    owner = _owner(profile)
+    collection_id, source_id = _upload(profile, owner, "empty.pdf", b"")
+    state = ingest_pdf(collection_id, source_id, return_state=True)
+    assert state.is_failed() and "the file is empty" in str(state.message)
+    assert "refused" not in str(state.message)
+    source = _source(profile, source_id)
+    assert source.status == "failed" and "the file is empty" in source.error
+    assert not _mails(profile)
+    report = str(Artifact.get(f"pdf-source-{source_id}").data)
+    assert "failed" in report and "the file is empty" in report
+
+
 _RUN_ONE = """
 import sys
 from flows.pdf import ingest_pdf

@@ -32,7 +32,7 @@ FAILURES: list[tuple[re.Pattern[str], str]] = [
 ]
 # The warnings of tasks/pdf (check_coverage): a share of the text layer, and pages nobody read.
 _PARTLY_READ = re.compile(r"only (\d+(?:\.\d+)?)% of the PDF's text layer")
-_UNREAD_PAGES = re.compile(r"page\(s\) have no text layer and were not read[^:]*: ([\d, ]+)(?: and (\d+) more)?")
+_UNREAD_PAGES = re.compile(r"page\(s\) have no text layer and were not read[^:]*: ([\d, ]*\d)(?: and (\d+) more)?")
 LANGUAGES = tuple(WORDS)
 ON_OUR_SIDE = str(WORDS["en"]["on_our_side"])
 

@@ -180,8 +180,8 @@ def justification(words: Words, *, old: str, new: str, count: int, times: int) -
     """Why a todo moved: its old and new day, the new day's open todos, and how often it moved before."""
     language = words["language"]
     earlier = counted(words["earlier_moves"], times - 1, language) if times > 1 else ""
-    return words["justification"].format(old=old, new=new, open=counted(words["open_todos"], count, language),
-                                                 earlier=earlier)
+    open_todos = counted(words["open_todos"], count, language)
+    return words["justification"].format(old=old, new=new, open=open_todos, earlier=earlier)
 
 
 def format_day(day: dt.date, words: Words) -> str:

@@ -102,9 +102,10 @@ def free_port() -> int:
 
 def baseline(now: dt.datetime, chunk_size: int) -> list:
     """The flow's work as plain function calls: select, then the chunks over the same thread pool size."""
-    from tasks.emails.steps import select_users_for_daily_email, send_daily_emails
+    from tasks.emails.steps import send_daily_emails
+    from tasks.sweeps import select_users_for_sweep
 
-    ids = select_users_for_daily_email.fn(now)
+    ids = select_users_for_sweep.fn(now, window_start_hour=8, opted_in_only=True)
     chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         return [o for outcomes in pool.map(lambda chunk: send_daily_emails.fn(chunk, now), chunks) for o in outcomes]

@@ -3,22 +3,24 @@
 # No `from __future__ import annotations`: a deployment run validates the parameters against
 # real types (`dt.datetime`), which string annotations cannot give once the runner loaded the module.
 import datetime as dt
+from functools import partial
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.emails.steps import (
-    DailyEmailOutcome,
-    publish_daily_email_report,
-    select_users_for_daily_email,
-    send_daily_emails,
-)
-from tasks.fanout import fan_out, raise_for_failures
-from tasks.rescheduling import sweep_instant
+from tasks.emails.steps import DAILY_EMAIL_REPORT, DailyEmailOutcome, send_daily_emails
+from tasks.fanout import fan_out, raise_for_failures, report_then_raise
+from tasks.sweeps import select_users_for_sweep, sweep_instant
 
 
 class DailyEmailsFailed(RuntimeError):
     """Some emails could not be written or sent; the others went out and none is sent twice."""
+
+
+def _fail_on_problems(outcomes: list[DailyEmailOutcome]) -> None:
+    raise_for_failures(outcomes, failed=lambda o: o.status in ("failed", "unknown"),
+                       describe=lambda o: f"user {o.user_id}: {o.status}" + (f" ({o.error})" if o.error else ""),
+                       error=DailyEmailsFailed, what="emails need attention")
 
 
 def _run_name() -> str:
@@ -45,15 +47,7 @@ def send_daily_todo_emails(
 
     `weekdays_only=False` mails on Saturdays and Sundays too."""
     now = sweep_instant(now)
-    ids = select_users_for_daily_email(now, window_start_hour, window_hours, user_ids, ignore_local_window,
-                                       weekdays_only)
+    ids = select_users_for_sweep(now, window_start_hour, window_hours, user_ids, ignore_local_window, weekdays_only,
+                                 opted_in_only=True)
     outcomes = fan_out(send_daily_emails, ids, chunk_size, now, send_when_empty)
-    publish_daily_email_report(outcomes, key="daily-todo-emails")
-    raise_for_failures(
-        outcomes,
-        failed=lambda o: o.status in ("failed", "unknown"),
-        describe=lambda o: f"user {o.user_id}: {o.status}" + (f" ({o.error})" if o.error else ""),
-        error=DailyEmailsFailed,
-        what="emails need attention",
-    )
-    return outcomes
+    return report_then_raise(outcomes, partial(DAILY_EMAIL_REPORT.publish, key="daily-todo-emails"), _fail_on_problems)

@@ -4,23 +4,19 @@ hourly rescheduling sweep (spec 2)."""
 # No `from __future__ import annotations`: a deployment run validates the parameters against
 # real types (`dt.datetime`), which string annotations cannot give once the runner loaded the module.
 import datetime as dt
+from functools import partial
 from typing import Any
 
 from prefect import flow
 
-from tasks.fanout import fan_out, raise_for_failures
+from tasks.fanout import fan_out, raise_for_failures, report_then_raise
 from tasks.jobs import bulk_form
-from tasks.rescheduling import (
-    RescheduleOutcome,
-    publish_rescheduling_report,
-    reschedule_overdue_todos,
-    select_users_for_rescheduling,
-    sweep_instant,
-)
+from tasks.rescheduling import RESCHEDULING_REPORT, RescheduleOutcome, reschedule_overdue_todos
+from tasks.sweeps import select_users_for_sweep, sweep_instant
 from tasks.todos import (
+    EXTRACTION_REPORT,
     ExtractionOutcome,
     extract_todos_for_executions,
-    publish_extraction_report,
     select_executions_to_extract,
 )
 
@@ -38,9 +34,9 @@ def _fail_on_errors(outcomes: list[ExtractionOutcome]) -> None:
 @flow(name="extract-todos", flow_run_name="extract-todos-execution-{task_execution_id}")
 def extract_todos(task_execution_id: int, force: bool = False) -> ExtractionOutcome:
     """Extract the user's next steps from one finished task execution and save them as todos."""
-    [outcome] = extract_todos_for_executions([task_execution_id], force=force)
-    publish_extraction_report([outcome], key=f"todos-execution-{task_execution_id}")
-    _fail_on_errors([outcome])
+    [outcome] = report_then_raise(extract_todos_for_executions([task_execution_id], force=force),
+                                  partial(EXTRACTION_REPORT.publish, key=f"todos-execution-{task_execution_id}"),
+                                  _fail_on_errors)
     return outcome
 
 
@@ -55,7 +51,7 @@ def extract_todos_in_bulk(jobs: list[dict[str, Any]]) -> list[ExtractionOutcome 
         for i, outcome in zip(indexes, outcomes, strict=True):
             results[i] = outcome
     outcomes = [r for r in results if isinstance(r, ExtractionOutcome)]  # one per job, in order
-    publish_extraction_report(outcomes, key="todos-job-batch")
+    EXTRACTION_REPORT.publish(outcomes, key="todos-job-batch")
     answers: list[ExtractionOutcome | Exception] = []
     for outcome in outcomes:
         try:
@@ -71,13 +67,16 @@ def sweep_todo_extraction(quiet_minutes: int = 10, chunk_size: int = 20, limit: 
     """Find executions quiet for `quiet_minutes` and not yet extracted, and extract them in chunks."""
     ids = select_executions_to_extract(quiet_minutes, limit)
     outcomes = fan_out(extract_todos_for_executions, ids, chunk_size)
-    publish_extraction_report(outcomes, key="todos-sweep")
-    _fail_on_errors(outcomes)
-    return outcomes
+    return report_then_raise(outcomes, partial(EXTRACTION_REPORT.publish, key="todos-sweep"), _fail_on_errors)
 
 
 class ReschedulingFailed(RuntimeError):
     """Some todos could not be rescheduled; the others were, and the next sweep retries these."""
+
+
+def _fail_on_unscheduled(outcomes: list[RescheduleOutcome]) -> None:
+    raise_for_failures(outcomes, failed=lambda o: o.status == "failed", describe=lambda o: f"todo {o.todo_id}: {o.error}",
+                       error=ReschedulingFailed, what="todos failed")
 
 
 def _rescheduling_run_name() -> str:
@@ -100,11 +99,6 @@ def sweep_todo_rescheduling(
 
     `weekdays_only=False` reschedules on Saturdays and Sundays too."""
     now = sweep_instant(now)
-    ids = select_users_for_rescheduling(now, window_start_hour, window_hours, user_ids, ignore_local_window,
-                                        weekdays_only)
+    ids = select_users_for_sweep(now, window_start_hour, window_hours, user_ids, ignore_local_window, weekdays_only)
     outcomes = fan_out(reschedule_overdue_todos, ids, chunk_size, now)
-    publish_rescheduling_report(outcomes, key="todo-rescheduling")
-    raise_for_failures(outcomes, failed=lambda o: o.status == "failed",
-                       describe=lambda o: f"todo {o.todo_id}: {o.error}",
-                       error=ReschedulingFailed, what="todos failed")
-    return outcomes
+    return report_then_raise(outcomes, partial(RESCHEDULING_REPORT.publish, key="todo-rescheduling"), _fail_on_unscheduled)

@@ -32,7 +32,7 @@ class ExecutionForExtraction:
     timezone: str | None
     task_name: str
     task_definition: str | None
-    title: str
+    execution_title: str
     extracted_at: dt.datetime | None
     extracted_from_version: int | None
     latest_version_id: int | None
@@ -71,7 +71,7 @@ def for_extraction(session: Session, task_execution_id: int) -> ExecutionForExtr
         timezone=user.timezone,
         task_name=task_row.name,
         task_definition=task_row.definition,
-        title=execution.title,
+        execution_title=execution.title,
         extracted_at=execution.todos_extracted_at,
         extracted_from_version=execution.todos_extracted_from_version,
         latest_version_id=version_id,

@@ -3,8 +3,8 @@
 A flow never runs one task per row (each task run costs Prefect 10-30 ms): it hands a list of ids to
 `fan_out`, which submits the step once per chunk, waits for every chunk, and returns the outcomes in
 the order of the items (`side_by_side` does the same for units that are not lists, such as page
-ranges). `raise_for_failures` then turns the failed outcomes into one error that names them, after
-the flow has published its report.
+ranges). `report_then_raise` publishes the flow's report of the outcomes and only then turns the failed
+ones into one error that names them (`raise_for_failures`).
 """
 
 from __future__ import annotations
@@ -90,3 +90,17 @@ def raise_for_failures(
     if failures:
         details = "; ".join(describe(outcome) for outcome in failures[:shown])
         raise error(f"{len(failures)} of {len(outcomes)} {what}: {details}")
+
+
+def report_then_raise(
+    outcomes: list[Outcome],
+    report: Callable[[list[Outcome]], object],
+    check: Callable[[list[Outcome]], object],
+) -> list[Outcome]:
+    """`report(outcomes)`, then `check(outcomes)`, which raises for the failed ones; the outcomes.
+
+    The report is published before the run fails, so the operator reads what failed and what went through.
+    """
+    report(outcomes)
+    check(outcomes)
+    return outcomes

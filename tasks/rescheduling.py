@@ -7,7 +7,6 @@ from collections import defaultdict
 from typing import Any, Literal
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel
 
 from blocks.llm import LLM
@@ -23,9 +22,10 @@ from store.scheduling import (
     todo_details,
     upcoming_open_todos,
 )
-from store.users import UserRow, users_by_id, users_for_sweep
+from store.users import UserRow, users_by_id
 from tasks import timezones
-from tasks.reports import markdown_cell
+from tasks.contexts import context_fields
+from tasks.reports import Report, markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
 
 MAX_DAYS_AHEAD = 90
@@ -43,19 +43,6 @@ class RescheduleOutcome(BaseModel):
     decided_by: Literal["extractor", "rule"] | None = None
     rejected: str | None = None
     error: str | None = None
-
-
-def sweep_instant(now: dt.datetime | None = None) -> dt.datetime:
-    """The instant a sweep reasons about: `now` if given, else the run's scheduled start (a late or
-    retried run still sees the hour it was scheduled for), else the clock."""
-    if now is not None:
-        return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
-    from prefect.runtime import flow_run
-
-    scheduled = flow_run.scheduled_start_time if flow_run.get_id() else None
-    if scheduled is None:
-        return utcnow()
-    return dt.datetime.fromtimestamp(scheduled.timestamp(), tz=dt.UTC)
 
 
 def validate_proposal(raw: Any, local_date: dt.date) -> tuple[dt.date | None, str | None, str | None]:
@@ -76,21 +63,6 @@ def validate_proposal(raw: Any, local_date: dt.date) -> tuple[dt.date | None, st
     if not justification:
         return None, None, "no justification"
     return day, justification[:1000], None
-
-
-@task(name="select-users-for-rescheduling", retries=2, retry_delay_seconds=[2, 10])
-def select_users_for_rescheduling(
-    now: dt.datetime,
-    window_start_hour: int = 1,
-    window_hours: int = 1,
-    user_ids: list[int] | None = None,
-    ignore_local_window: bool = False,
-    weekdays_only: bool = True,
-) -> list[int]:
-    """Users whose local time at `now` is in the night window on a weekday (users without a zone: UTC)."""
-    with load_profile().database.session() as session:
-        return users_for_sweep(session, now, window_start_hour, window_hours, user_ids, ignore_local_window,
-                               weekdays_only=weekdays_only)
 
 
 def _chunk_run_name() -> str:
@@ -174,18 +146,11 @@ def _context(
     return RescheduleContext(
         todo_id=todo.todo_id,
         description=details.description,
-        user_name=user.name,
-        language_code=user.language_code or "en",
-        timezone=user.timezone or "UTC",
-        local_date=local_date,
-        weekday=local_date.strftime("%A"),
         scheduled_for=todo.scheduled_for,
         times_scheduled=details.times_scheduled,
-        task_name=details.task_name,
-        task_definition=details.task_definition,
-        execution_title=details.execution_title,
         upcoming=upcoming,
         open_todos_per_day={day: counts.get(day, 0) for day in candidate_days(local_date)},
+        **context_fields(user.name, user.language_code, user.timezone, local_date, details),
     )
 
 
@@ -209,9 +174,4 @@ def report_markdown(outcomes: list[RescheduleOutcome]) -> str:
     return "\n".join(lines)
 
 
-
-@task(name="publish-rescheduling-report")
-def publish_rescheduling_report(outcomes: list[RescheduleOutcome], key: str) -> str:
-    markdown = report_markdown(outcomes)
-    create_markdown_artifact(markdown=markdown, key=key, description="Overdue todos rescheduled")
-    return markdown
+RESCHEDULING_REPORT = Report(report_markdown, description="Overdue todos rescheduled")

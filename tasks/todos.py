@@ -7,7 +7,6 @@ import hashlib
 from typing import Any, Literal
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from blocks.llm import LLM
@@ -15,7 +14,8 @@ from blocks.llm_types import ChatMessage, TodoContext, UnsupportedLanguage
 from blocks.profile import load_profile
 from blocks.rules.text import normalize_description
 from store import executions, extraction, todos
-from tasks.reports import markdown_cell
+from tasks.contexts import context_fields
+from tasks.reports import Report, markdown_cell
 from tasks.runtime import current_run_id, run_logger, utcnow
 from tasks.timezones import local_date
 
@@ -109,20 +109,12 @@ def todo_context(execution: executions.ExecutionForExtraction, known: list[str],
     local_today = local_date(now, execution.timezone, execution.user_id, run_logger())
     return TodoContext(
         task_execution_id=execution.task_execution_id,
-        user_name=execution.user_name,
         user_goal=execution.user_goal,
         company_description=execution.company_description,
-        language_code=execution.language_code or "en",
-        timezone=execution.timezone or "UTC",
-        local_date=local_today,
-        weekday=local_today.strftime("%A"),
-        task_name=execution.task_name,
-        task_definition=execution.task_definition,
-        execution_title=execution.title,
-        messages=[ChatMessage.model_validate({"sender": m.sender, "text": m.text, "sent_at": m.sent_at})
-                  for m in execution.messages],
+        messages=[ChatMessage.model_validate(message, from_attributes=True) for message in execution.messages],
         produced_text=execution.produced_text,
         known_todos=known,
+        **context_fields(execution.user_name, execution.language_code, execution.timezone, local_today, execution),
     )
 
 
@@ -266,10 +258,4 @@ def report_markdown(outcomes: list[ExtractionOutcome]) -> str:
     return "\n".join(lines)
 
 
-
-@task(name="publish-extraction-report")
-def publish_extraction_report(outcomes: list[ExtractionOutcome], key: str) -> str:
-    """Attach the markdown report to the flow run (visible in the UI's Artifacts tab)."""
-    markdown = report_markdown(outcomes)
-    create_markdown_artifact(markdown=markdown, key=key, description="Todos extracted, skipped and failed")
-    return markdown
+EXTRACTION_REPORT = Report(report_markdown, description="Todos extracted, skipped and failed")

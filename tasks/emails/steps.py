@@ -1,4 +1,4 @@
-"""The daily email tasks: select the users in their morning window, send a chunk's emails, report."""
+"""The daily email tasks: send a chunk's emails, and the report of what went out."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import uuid
 from collections import defaultdict
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
 
 from blocks.profile import load_profile
 from store.events import read_events
-from store.users import UserRow, users_by_id, users_for_sweep
+from store.users import UserRow, users_by_id
 from tasks.emails.claims import (
     STALE_CLAIM_MINUTES,
     DailyEmailOutcome,
@@ -21,24 +20,8 @@ from tasks.emails.claims import (
     stable_message_id,
 )
 from tasks.emails.compose import RenderedEmail, email_contexts, moved_count, render_email, write
+from tasks.reports import Report
 from tasks.runtime import current_run_id
-
-
-@task(name="select-users-for-daily-email", retries=2, retry_delay_seconds=[2, 10])
-def select_users_for_daily_email(
-    now: dt.datetime,
-    window_start_hour: int = 8,
-    window_hours: int = 1,
-    user_ids: list[int] | None = None,
-    ignore_local_window: bool = False,
-    weekdays_only: bool = True,
-) -> list[int]:
-    """Opted-in users whose local time at `now` is in the morning window on a weekday."""
-    with load_profile().database.session() as session:
-        return users_for_sweep(
-            session, now, window_start_hour, window_hours, user_ids, ignore_local_window, opted_in_only=True,
-            weekdays_only=weekdays_only,
-        )
 
 
 def _chunk_run_name() -> str:
@@ -85,7 +68,6 @@ def send_daily_emails(
     return [outcomes[user.id] for user in users]
 
 
-
 def report_markdown(outcomes: list[DailyEmailOutcome]) -> str:
     """The run's artifact: how many emails went out, were skipped, failed or need an operator."""
     counts: dict[str, int] = defaultdict(int)
@@ -112,8 +94,4 @@ def report_markdown(outcomes: list[DailyEmailOutcome]) -> str:
     return "\n".join(lines)
 
 
-@task(name="publish-daily-email-report")
-def publish_daily_email_report(outcomes: list[DailyEmailOutcome], key: str) -> str:
-    markdown = report_markdown(outcomes)
-    create_markdown_artifact(markdown=markdown, key=key, description="Daily todo emails sent, skipped and failed")
-    return markdown
+DAILY_EMAIL_REPORT = Report(report_markdown, description="Daily todo emails sent, skipped and failed")

@@ -25,7 +25,7 @@ from flows.emails import DailyEmailsFailed, send_daily_todo_emails
 from store.db import session_scope
 from store.events import insert_event
 from tasks.emails.claims import dedup_key
-from tasks.emails.steps import select_users_for_daily_email
+from tasks.sweeps import select_users_for_sweep
 
 MON, TUE = dt.date(2026, 11, 23), dt.date(2026, 11, 24)
 PARIS_MONDAY_0830 = utc(2026, 11, 23, 7, 30)
@@ -120,6 +120,11 @@ def test_local_date_and_weekday_come_from_the_users_zone(outbox_profile, caplog)
     assert send_daily_todo_emails(now=utc(2026, 11, 27, 19, 30)) == []
 
 
+def _select_for_email(now: dt.datetime) -> list[int]:
+    """The daily email's selection: opted-in users at 08:00-08:59 local time on a weekday."""
+    return select_users_for_sweep.fn(now, window_start_hour=8, opted_in_only=True)
+
+
 @pytest.mark.parametrize(
     ("zone", "dst_sunday", "utc_hour_after", "utc_hour_before"),
     [("Europe/Paris", dt.date(2026, 3, 29), 6, 7), ("America/New_York", dt.date(2026, 3, 8), 12, 13)],
@@ -128,12 +133,12 @@ def test_dst_change(profile, zone: str, dst_sunday: dt.date, utc_hour_after: int
     user = make_user(_url(profile), zone)
     midnight = dt.datetime.combine(dst_sunday, dt.time(), tzinfo=dt.UTC)
     # The change day is a Sunday: no hour of it selects the user.
-    assert all(select_users_for_daily_email.fn(midnight + dt.timedelta(hours=h)) == [] for h in range(24))
+    assert all(_select_for_email(midnight + dt.timedelta(hours=h)) == [] for h in range(24))
     # The Friday before, 08:00 local was one UTC hour later than on the Monday after.
     friday, monday = midnight - dt.timedelta(days=2), midnight + dt.timedelta(days=1)
-    assert select_users_for_daily_email.fn(friday + dt.timedelta(hours=utc_hour_before)) == [user]
-    assert select_users_for_daily_email.fn(monday + dt.timedelta(hours=utc_hour_before)) == []
-    assert select_users_for_daily_email.fn(monday + dt.timedelta(hours=utc_hour_after)) == [user]
+    assert _select_for_email(friday + dt.timedelta(hours=utc_hour_before)) == [user]
+    assert _select_for_email(monday + dt.timedelta(hours=utc_hour_before)) == []
+    assert _select_for_email(monday + dt.timedelta(hours=utc_hour_after)) == [user]
 
 
 def test_a_crash_between_claim_and_send_is_recovered_without_a_second_email(outbox_profile) -> None:  # type: ignore[no-untyped-def]

@@ -4,8 +4,8 @@ sync that keeps each job's run state in the ledger (the Jobs API answers from it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import anyio
@@ -18,6 +18,8 @@ from store import jobs as ledger
 from store.models import JobRecord, utcnow
 
 T = TypeVar("T")
+Request = TypeVar("Request")
+Answer = TypeVar("Answer")
 RUN_READ_CHUNK = 200
 
 
@@ -90,87 +92,78 @@ async def sync_runs(client: PrefectClient) -> int:
     return await in_database(ledger.record_runs, states, now)
 
 
-class JobReader:
+class Coalescing(Generic[Request, Answer]):
+    """Requests waiting at the same time are served by one batch: the first request starts a loop that lets
+    the requests already received join (one turn of the event loop), serves them all with `_batch`, and goes
+    on while more arrived meanwhile. Each caller gets its own answer, or its own error."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[Request, asyncio.Future[Answer]]] = []
+        self._serving = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def _batch(self, requests: list[Request]) -> Sequence[Answer | Exception]:
+        """One answer or error per request, in order; raising gives every request that error."""
+        raise NotImplementedError
+
+    async def _submit(self, request: Request) -> Answer:
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        if not self._serving:
+            self._serving = True
+            self._task = asyncio.ensure_future(self._serve())
+        return await future
+
+    async def _serve(self) -> None:
+        try:
+            while self._waiting:
+                await asyncio.sleep(0)  # let the requests already received join this batch
+                group, self._waiting = self._waiting, []
+                try:
+                    answers = await self._batch([request for request, _ in group])
+                except Exception as error:  # noqa: BLE001 - each caller gets the error
+                    answers = [error] * len(group)
+                for (_, future), answer in zip(group, answers, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(answer, Exception):
+                        future.set_exception(answer)
+                    else:
+                        future.set_result(answer)
+        finally:
+            self._serving = False
+
+
+class JobReader(Coalescing[str, JobRecord | None]):
     """Reads of single jobs waiting at the same time share one query: a burst of status calls (a hundred
     callers polling their jobs) costs the database a few SELECTs, not one thread hop and query each."""
 
-    def __init__(self) -> None:
-        self._waiting: dict[str, list[asyncio.Future[Any]]] = {}
-        self._reading = False
-        self._task: asyncio.Task[None] | None = None
+    async def get(self, job_id: str) -> JobRecord | None:
+        return await self._submit(job_id)
 
-    async def get(self, job_id: str) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(job_id, []).append(future)
-        if not self._reading:
-            self._reading = True
-            self._task = asyncio.ensure_future(self._read())
-        return await future
-
-    async def _read(self) -> None:
-        try:
-            while self._waiting:
-                await asyncio.sleep(0)  # let the requests already received join this read
-                waiting, self._waiting = self._waiting, {}
-                try:
-                    records = await from_database(ledger.get_many, list(waiting))
-                except Exception as error:  # noqa: BLE001 - each caller gets the error
-                    for futures in waiting.values():
-                        for future in futures:
-                            if not future.done():
-                                future.set_exception(error)
-                    continue
-                for job_id, futures in waiting.items():
-                    for future in futures:
-                        if not future.done():
-                            future.set_result(records.get(job_id))
-        finally:
-            self._reading = False
+    async def _batch(self, requests: list[str]) -> list[JobRecord | None]:
+        records = await from_database(ledger.get_many, list(dict.fromkeys(requests)))
+        return [records.get(job_id) for job_id in requests]
 
 
-class JobAcceptor:
+class JobAcceptor(Coalescing[dict[str, Any], tuple[JobRecord, bool]]):
     """Jobs posted at the same time are stored in one transaction (a group commit): a burst of a hundred
     POSTs costs the database a few commits, not a hundred turns at SQLite's single write lock.
 
     Should one job of a group fail to store, the group's transaction is rolled back and each of its jobs
     is stored alone, so only that job's request gets the error."""
 
-    def __init__(self) -> None:
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
-        self._writing = False
-        self._task: asyncio.Task[None] | None = None
-
     async def accept(self, job: dict[str, Any]) -> tuple[JobRecord, bool]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.append((job, future))
-        if not self._writing:
-            self._writing = True
-            self._task = asyncio.ensure_future(self._write())
-        return await future
+        return await self._submit(job)
 
-    async def _write(self) -> None:
+    async def _batch(self, requests: list[dict[str, Any]]) -> Sequence[tuple[JobRecord, bool] | Exception]:
         try:
-            while self._waiting:
-                await asyncio.sleep(0)  # let the requests already received join this transaction
-                group, self._waiting = self._waiting, []
-                try:
-                    stored = await in_database(ledger.accept_many, [job for job, _ in group])
-                except Exception:  # noqa: BLE001 - stored one by one below, each request gets its own answer
-                    await self._one_by_one(group)
-                    continue
-                for (_, future), result in zip(group, stored, strict=True):
-                    if not future.done():
-                        future.set_result(result)
-        finally:
-            self._writing = False
+            return await in_database(ledger.accept_many, requests)
+        except Exception:  # noqa: BLE001 - stored one by one, each request gets its own answer
+            return [await self._alone(job) for job in requests]
 
-    async def _one_by_one(self, group: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
-        for job, future in group:
-            try:
-                result = await in_database(ledger.accept, job)
-            except Exception as error:  # noqa: BLE001 - this request gets the error
-                if not future.done():
-                    future.set_exception(error)
-                continue
-            if not future.done():
-                future.set_result(result)
+    async def _alone(self, job: dict[str, Any]) -> tuple[JobRecord, bool] | Exception:
+        try:
+            return await in_database(ledger.accept, job)
+        except Exception as error:  # noqa: BLE001 - this request gets the error
+            return error

@@ -53,6 +53,16 @@ def end_of_week(base: dt.date) -> dt.date:
     return base + dt.timedelta(days=(4 - base.weekday()) % 7)
 
 
+def start_of_next_week(base: dt.date) -> dt.date:
+    """The Monday after `base`: a step due "next week" is due on its first working day."""
+    return base + dt.timedelta(days=7 - base.weekday())
+
+
+def end_of_next_week(base: dt.date) -> dt.date:
+    """The Friday of the week after `base`'s."""
+    return end_of_week(start_of_next_week(base))
+
+
 def end_of_month(base: dt.date) -> dt.date:
     return base.replace(day=calendar.monthrange(base.year, base.month)[1])
 

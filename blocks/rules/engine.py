@@ -18,8 +18,10 @@ from blocks.rules.dates import (
     counted,
     day_of_month,
     end_of_month,
+    end_of_next_week,
     end_of_week,
     fixed,
+    start_of_next_week,
     today,
     weekday_resolver,
     with_dateparser,
@@ -102,10 +104,12 @@ class DateWords:
     weekdays: dict[str, int]
     weekday: str  # where `{wd}` stands for the weekday names
     end_of_week: str
+    end_of_next_week: str
     end_of_month: str
     today: str
     full_date: str  # "3 December", "le 3 décembre": `core` to dateparser
     day_of_month: str  # "on the 3rd", "le 3"
+    next_week: str  # its Monday
     relative: str  # "tomorrow", "next month": `core` to dateparser
     counted: str  # "in two weeks", "dans quinze jours"
     numbers: dict[str, int]  # number words of `counted`
@@ -119,11 +123,13 @@ def date_patterns(words: DateWords) -> tuple[DatePattern, ...]:
     resolvers: list[tuple[str, Resolver]] = [
         (words.weekday.replace("{wd}", f"(?P<wd>{alternation(list(words.weekdays))})"),
          weekday_resolver(words.weekdays)),
+        (words.end_of_next_week, fixed(end_of_next_week)),
         (words.end_of_week, fixed(end_of_week)),
         (words.end_of_month, fixed(end_of_month)),
         (words.today, fixed(today)),
         (words.full_date, with_dateparser(words.language)),
         (words.day_of_month, day_of_month),
+        (words.next_week, fixed(start_of_next_week)),
         (words.relative, with_dateparser(words.language)),
         (words.counted, counted(words.numbers, words.units, words.idioms)),
     ]
@@ -144,12 +150,14 @@ class LanguageWords:
     clause_words: list[str]  # words that end an action ("but", "parce que")
     trailing: list[str]  # connectors dropped at the end of an action ("and", "au plus tard")
     vague: list[str]
+    heading_intro: list[str]  # "here are", "voici" before a heading
     heading_owners: list[str]  # "your", "my" before a heading's name
     heading_names: list[str]  # "next steps", "to-do list"
     heading_for: str  # "for you", "pour moi" after it
     dates: DateWords
     tidy: Callable[[str], str] = str.strip
-    comma_clause_words: list[str] = field(default_factory=list)  # end an action after a comma ("c'est")
+    # End an action after a comma: "c'est", and an example given after it ("e.g.", "p. ex.", "z. B.").
+    comma_clause_words: list[str] = field(default_factory=list)
 
 
 def compile_rules(words: LanguageWords) -> LanguageRules:
@@ -167,7 +175,8 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
         trailing_noise=rx(rf"(?:[\s,;:.!?…]+|\s+{alternation(words.trailing)})+$"),
         vague=rx(rf"^{alternation(words.vague)}\b"),
         heading=rx(
-            rf"^(?:{alternation(words.heading_owners)}\s+)?{alternation(words.heading_names)}"
+            rf"^(?:{alternation(words.heading_intro)}\s+)?(?:{alternation(words.heading_owners)}\s+)?"
+            rf"{alternation(words.heading_names)}"
             rf"(?:\s+{words.heading_for})?\s*:?$"
         ),
         dates=date_patterns(words.dates),

@@ -139,12 +139,15 @@ def find_next_steps(text: str, speaker: Speaker, rules: LanguageRules, base: dt.
     """
     under_heading = False
     for line, is_bullet in split_lines(text):
-        if rules.heading.match(line.rstrip()):
-            under_heading = True
-            continue
         if not is_bullet:
             under_heading = False
         sentences = split_sentences(line, rules.code)
+        # A heading alone on its line, or ending it ("Of course. Here are your next steps:").
+        if sentences and rules.heading.match(sentences[-1].rstrip()):
+            for sentence in sentences[:-1]:
+                yield from extract_from_sentence(sentence, speaker, rules, base)
+            under_heading = True
+            continue
         first = sentences[0] if sentences else ""
         if under_heading and not first.endswith("?") and not rules.triggers[speaker].match(first):
             # The whole first sentence of the bullet is the next step.
@@ -157,18 +160,37 @@ def find_next_steps(text: str, speaker: Speaker, rules: LanguageRules, base: dt.
 
 
 def repeats(words: set[str], earlier: set[str]) -> bool:
-    """The same step, or the step again with more said ("call the bank about the loan" after "call the
-    bank"; a recap "finalise the page and record the video" after "finalise the page"): every word of the
-    earlier step (two at least) is in it and makes at least half of it."""
-    return words == earlier or (len(earlier) >= 2 and earlier <= words and 2 * len(earlier) >= len(words))
+    """The same step, or the step again with more or less said ("call the bank about the loan" and "call
+    the bank"; a recap "prepare the VAT return" after "prepare the quarterly VAT return"): every word of the
+    shorter one (two at least) is in the longer one and makes at least half of it."""
+    shorter, longer = sorted((words, earlier), key=len)
+    return words == earlier or (len(shorter) >= 2 and shorter <= longer and 2 * len(shorter) >= len(longer))
+
+
+def recaps(words: set[str], steps: list[set[str]]) -> bool:
+    """Several steps said again in one ("send the chapter on Thursday, rerun the regression and add the
+    citations"): two steps or more share two words with it at least, and together hold every word of it."""
+    parts = [step for step in steps if len(words & step) >= 2]
+    return len(parts) >= 2 and words <= set().union(*parts)
+
+
+@dataclass
+class Seen:
+    words: set[str]
+    todo: dict[str, Any] | None = None  # None: a known todo, saved before
+    dated: bool = False
 
 
 def extract_todos(context: TodoContext, default_due_in_working_days: int = 1) -> list[dict[str, Any]]:
-    """The todo items of one execution, each once, in reading order, skipping the known ones."""
+    """The todo items of one execution, each once, in reading order, skipping the known ones.
+
+    A step said again takes the date the repeat gives when its first mention gave none ("book the room",
+    then "I'll book the room on Friday").
+    """
     rules = rules_for(context.language_code)
     base = context.local_date
     default_due = add_working_days(base, default_due_in_working_days)
-    seen = [set(normalize_description(todo, rules.code).split()) for todo in context.known_todos]
+    seen = [Seen(set(normalize_description(todo, rules.code).split())) for todo in context.known_todos]
 
     sources: list[tuple[Speaker, str]] = [(message.sender, message.text) for message in context.messages]
     if context.produced_text:
@@ -178,14 +200,18 @@ def extract_todos(context: TodoContext, default_due_in_working_days: int = 1) ->
     for speaker, text in sources:
         for candidate in find_next_steps(text, speaker, rules, base):
             words = set(normalize_description(candidate.description, rules.code).split())
-            if not words or any(repeats(words, earlier) for earlier in seen):
+            earlier = next((step for step in seen if repeats(words, step.words)), None)
+            if earlier is not None:
+                if earlier.todo is not None and not earlier.dated and candidate.due_date is not None:
+                    earlier.todo["due_date"], earlier.dated = candidate.due_date.isoformat(), True
                 continue
-            seen.append(words)
-            todos.append(
-                {
-                    "description": candidate.description,
-                    "due_date": (candidate.due_date or default_due).isoformat(),
-                    "mentioned_as_todo": candidate.kind != "suggestion",
-                }
-            )
+            if not words or recaps(words, [step.words for step in seen]):
+                continue
+            todo = {
+                "description": candidate.description,
+                "due_date": (candidate.due_date or default_due).isoformat(),
+                "mentioned_as_todo": candidate.kind != "suggestion",
+            }
+            seen.append(Seen(words, todo, candidate.due_date is not None))
+            todos.append(todo)
     return todos

@@ -58,7 +58,8 @@ def _sentencizer(language: str) -> Any:
 def split_sentences(text: str, language_code: str | None = None) -> list[str]:
     """Split on line breaks, then into sentences with the language's sentencizer (English when unknown).
 
-    A part starting in lower case still belongs to the sentence before ("Call Bob at 5 p.m. then ...").
+    A part starting in lower case still belongs to the sentence before ("Call Bob at 5 p.m. then ..."), and
+    so does a part after an unclosed bracket ("(Smith et al., 2021)").
     """
     language = language_code_of(language_code)
     nlp = _sentencizer(language if language in ABBREVIATIONS else "en")
@@ -66,7 +67,7 @@ def split_sentences(text: str, language_code: str | None = None) -> list[str]:
     for line, _ in split_lines(text):
         in_line: list[str] = []
         for part in (sentence.text.strip() for sentence in nlp(line).sents):
-            if in_line and part[:1].islower():
+            if in_line and (part[:1].islower() or in_line[-1].count("(") > in_line[-1].count(")")):
                 in_line[-1] = f"{in_line[-1]} {part}"
             elif part:
                 in_line.append(part)
@@ -81,24 +82,28 @@ def language_code_of(language_code: str | None) -> str:
 
 # Words that do not change what a todo asks: articles, prepositions, pronouns, particles ("zu").
 STOP_WORDS = {
-    "en": "the a an to for of on in at by with and my your our their me you us it this that these those",
+    "en": "the a an to for of on in at by with and my your our their me you us it this that these those s all every "
+          "each",
     "fr": "le la les l un une des de du d au aux a pour par en et sur avec mon ma mes ton ta tes votre vos "
-          "notre nos leur leurs ce cet cette ces",
+          "notre nos leur leurs ce cet cette ces tous toutes tout chaque",
     "de": "der die das den dem des ein eine einen einem einer eines zu zum zur fur mit und an am im in auf von "
-          "vom bei beim mein meine meinen ihr ihre ihren dein deine deinen unser unsere",
-    "es": "el la los las lo un una unos unas de del al a para por en y con mi mis tu tus su sus nuestro nuestra",
+          "vom bei beim mein meine meinen ihr ihre ihren dein deine deinen unser unsere alle allen aller jede jeden",
+    "es": "el la los las lo un una unos unas de del al a para por en y con mi mis tu tus su sus nuestro nuestra todos "
+          "todas cada",
     "it": "il lo la i gli le l un uno una di del dello della dei degli delle al allo alla ai agli alle a da "
-          "dal dalla per in nel nella con e su sul sulla mio mia miei mie tuo tua tuoi tue suo sua",
+          "dal dalla per in nel nella con e su sul sulla mio mia miei mie tuo tua tuoi tue suo sua tutti tutte ogni",
 }
 _STOP_WORDS = {language: set(words.split()) for language, words in STOP_WORDS.items()}
 # Inflection endings stripped from each word (longest first) when at least three letters remain: imperative,
-# infinitive, plural and participle forms of one word give one stem ("relance" = "relancer").
+# infinitive, plural, participle and noun forms of one word give one stem ("relance" = "relancer",
+# "validation" = "valider", "consegna" = "consegnare").
 SUFFIXES = {
-    "en": ("ing", "ed", "es", "s", "e"),
-    "fr": ("erons", "eront", "erez", "ions", "ent", "ait", "ais", "er", "ez", "ee", "es", "e", "s"),
+    "en": ("ations", "ation", "ing", "ed", "es", "s", "e"),
+    "fr": ("ations", "ation", "erons", "eront", "erez", "ions", "ent", "ait", "ais", "er", "ez", "ee", "es", "e", "s"),
     "de": ("ungen", "ung", "ern", "en", "er", "em", "es", "st", "e", "n", "s", "t"),
-    "es": ("iendo", "ando", "ados", "adas", "ado", "ada", "ar", "er", "ir", "as", "os", "es", "a", "o", "e", "s"),
-    "it": ("ando", "endo", "are", "ere", "ire", "ato", "ata", "ati", "ate", "i", "a", "o", "e"),
+    "es": ("aciones", "acion", "iendo", "ando", "ados", "adas", "ado", "ada", "ar", "er", "ir", "as", "os", "es", "a",
+           "o", "e", "s"),
+    "it": ("azioni", "azione", "ando", "endo", "are", "ere", "ire", "ato", "ata", "ati", "ate", "i", "a", "o", "e"),
 }
 # German infinitives with an infixed "zu" ("einzufügen" = "einfügen").
 _GERMAN_ZU = re.compile(r"^(ab|an|auf|aus|bei|ein|fest|frei|her|hin|mit|nach|vor|weg|zuruck|zusammen)zu(\w{3,})$")

@@ -20,6 +20,9 @@ def tidy(description: str) -> str:
 
 MONTHS = r"(?:januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember)\b"
 OPT = r"(?:(?:bis zum|bis|am|vor|spätestens|zum)\s+)?"
+# An adverb between the verb and the rest ("Denken Sie auch daran", "Sie müssen noch").
+ADVERB = r"(?: (?:auch|außerdem|noch|bitte|unbedingt|zudem))?"
+FRONT = r"(?:außerdem|zudem|dann|danach|anschließend|zuerst|noch|heute|morgen)"
 NUMBERS = {"einem": 1, "einer": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8,
            "neun": 9, "zehn": 10}
 
@@ -28,12 +31,14 @@ DATES = DateWords(
     weekdays={"montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5, "sonntag": 6},
     weekday=rf"{OPT}(?:(?:nächsten|kommenden|diesen)\s+)?{{wd}}\b",
     end_of_week=rf"{OPT}(?:ende der woche|wochenende)\b",
+    end_of_next_week=rf"{OPT}ende (?:der nächsten|der kommenden|nächster|kommender) woche\b",
     end_of_month=rf"{OPT}ende des monats\b",
     today=r"(?:bis\s+)?heute(?:\s+abend)?\b",
     full_date=rf"{OPT}(?P<core>\d{{1,2}}\.?\s+{MONTHS}(?:\s+\d{{4}})?)",
     # dateparser reads neither "am 3." nor "nächsten Dienstag".
     day_of_month=rf"(?:bis zum|am|zum)\s+(?P<day>\d{{1,2}})\.(?!\s*{MONTHS})(?!\d)",
-    relative=r"(?:bis\s+)?(?P<core>übermorgen|morgen|nächste woche|nächsten monat)\b",
+    next_week=r"(?:(?:bis|in der|anfang)\s+)?(?:nächste|kommende)n? woche\b",
+    relative=r"(?:bis\s+)?(?P<core>übermorgen|morgen|nächsten monat)\b",
     counted=rf"(?:in|innerhalb von)\s+(?P<n>\d+|{'|'.join(NUMBERS)})\s+(?P<unit>tagen|wochen|monaten)\b",
     numbers=NUMBERS,
     units={"t": "day", "w": "week", "m": "month"},
@@ -58,22 +63,25 @@ RULES = compile_rules(LanguageWords(
     assistant={
         "next_step": [
             r"(?:ihr |dein |der )?nächster schritt(?: für sie| für dich)?\s*:",
-            r"vergessen sie nicht,?",
-            r"vergiss nicht,?",
-            r"denken sie daran,?",
-            r"denk daran,?",
+            rf"vergessen sie{ADVERB} nicht,?",
+            rf"vergiss{ADVERB} nicht,?",
+            rf"denken sie{ADVERB} daran,?",
+            rf"denk{ADVERB} daran,?",
             r"erinnerung\s*:",
             r"(?:zusammenfassung|zusammengefasst|kurz gesagt)\s*:",
         ],
-        "commitment": [r"sie müssen(?: (?:auch|außerdem|noch))?", r"du musst(?: (?:auch|außerdem|noch))?"],
-        "suggestion": [r"sie sollten", r"du solltest"],
+        # "Außerdem müssen Sie ...": after an adverb the verb comes before its subject.
+        "commitment": [rf"(?:sie müssen|du musst|{FRONT} (?:müssen sie|musst du)){ADVERB}"],
+        "suggestion": [rf"(?:sie sollten|du solltest|{FRONT} (?:sollten sie|solltest du)){ADVERB}"],
     },
     filler=["und", "auch", "dann", "zuerst", "noch", "bitte", "also", "außerdem"],
     leading=["ich (?:werde|muss)"],
     first_person=["ich", "wir", "lassen sie mich"],
     clause_words=["aber", "weil", "da", "damit", "sodass"],
+    comma_clause_words=[r"z\. ?B\.", "zum Beispiel"],
     trailing=["und", "oder", "dann", "spätestens"],
     vague=["sie", "es", "mal sehen", "sehen"],
+    heading_intro=["hier sind", "das sind"],
     heading_owners=["ihre", "deine", "meine", "die"],
     heading_names=["nächsten? schritte", "to-?dos?", "aufgaben"],
     heading_for="für (?:sie|dich|mich)",

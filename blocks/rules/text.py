@@ -106,7 +106,12 @@ SUFFIXES = {
     "it": ("azioni", "azione", "ando", "endo", "are", "ere", "ire", "ato", "ata", "ati", "ate", "i", "a", "o", "e"),
 }
 # German infinitives with an infixed "zu" ("einzufügen" = "einfügen").
-_GERMAN_ZU = re.compile(r"^(ab|an|auf|aus|bei|ein|fest|frei|her|hin|mit|nach|vor|weg|zuruck|zusammen)zu(\w{3,})$")
+# German separable prefixes, with and without umlauts ("hochzuladen" = "hochladen").
+GERMAN_PREFIXES = (
+    "ab|an|auf|aus|bei|dar|durch|ein|fest|fort|frei|her|heraus|herunter|hin|hinzu|hoch|los|mit|nach|um|vor|vorbei"
+    "|weg|weiter|wieder|zurück|zuruck|zusammen"
+)
+_GERMAN_ZU = re.compile(rf"^({GERMAN_PREFIXES})zu(\w{{3,}})$")
 
 
 def _stem(word: str, language: str) -> str:

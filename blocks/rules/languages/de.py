@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 from blocks.rules.engine import DateWords, LanguageWords, compile_rules
+from blocks.rules.text import GERMAN_PREFIXES
 
 ARTICLE = re.compile(r"^(?:der|die|das|den|dem|des|ein|eine|einen)\s+", re.IGNORECASE)
 # "die Hotelzimmer zu reservieren" -> "Hotelzimmer reservieren"; "den Link einzufügen" -> "Link einfügen".
-ZU_INFINITIVE = re.compile(r"\bzu\s+(\w+)$|\b(ab|an|auf|aus|bei|ein|fest|frei|her|hin|mit|nach|vor|weg|zurück)zu(\w{3,}en)$")
+ZU_INFINITIVE = re.compile(rf"\bzu\s+(\w+)$|\b({GERMAN_PREFIXES})zu(\w{{3,}}en)$")
 
 
 def tidy(description: str) -> str:

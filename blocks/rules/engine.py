@@ -28,6 +28,8 @@ from blocks.rules.dates import (
 )
 
 Speaker = Literal["user", "assistant"]
+# Up to three words between a label and its colon: "Next step after that:", "Prochaine étape après ça :".
+A_FEW_WORDS = r"(?:\s+\w+){0,3}"
 # "next_step": stated as a next step or reminder; "commitment": the user commits, or is told they must;
 # "suggestion": advice, kept only when it has a due date.
 Kind = Literal["next_step", "commitment", "suggestion"]

@@ -556,10 +556,21 @@ def test_an_example_after_a_comma_is_not_part_of_the_step(language, text, expect
         ("en", "You still need to upload the signed budget form.", "Upload the signed budget form"),
         ("es", "Te queda por enviar el contrato firmado.", "Enviar el contrato firmado"),
         ("it", "Ti resta da inviare il contratto firmato.", "Inviare il contratto firmato"),
+        ("it", "Ricordati anche di mandargli le ricevute.", "Mandargli le ricevute"),
+        ("de", "Als Erstes sollten Sie bis zum 20. Dezember die Spendenquittungen sammeln.",
+         "Spendenquittungen sammeln"),
+        ("fr", "Prochaine étape après ça : préparer le pitch.", "Préparer le pitch"),
+        ("en", "Next step after the call: send the minutes.", "Send the minutes"),
     ],
 )
 def test_duties_said_with_an_adverb_or_another_word_order_are_found(language, text, description):
     assert [t["description"] for t in extract([("assistant", text)], language_code=language)] == [description]
+
+
+def test_german_commitment_with_the_verb_before_its_subject():
+    todos = extract([("user", "Für die Weihnachtsfeier muss ich noch das Catering bestellen. Was muss ich sonst tun?"),
+                     ("assistant", "Sollten Sie Fragen haben, melden Sie sich.")], language_code="de")
+    assert [t["description"] for t in todos] == ["Catering bestellen"]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from blocks.rules.engine import DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
 from blocks.rules.text import GERMAN_PREFIXES
 
 ARTICLE = re.compile(r"^(?:der|die|das|den|dem|des|ein|eine|einen)\s+", re.IGNORECASE)
@@ -23,7 +23,6 @@ MONTHS = r"(?:januar|februar|märz|april|mai|juni|juli|august|september|oktober|
 OPT = r"(?:(?:bis zum|bis|am|vor|spätestens|zum)\s+)?"
 # An adverb between the verb and the rest ("Denken Sie auch daran", "Sie müssen noch").
 ADVERB = r"(?: (?:auch|außerdem|noch|bitte|unbedingt|zudem))?"
-FRONT = r"(?:außerdem|zudem|dann|danach|anschließend|zuerst|noch|heute|morgen)"
 NUMBERS = {"einem": 1, "einer": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8,
            "neun": 9, "zehn": 10}
 
@@ -51,19 +50,20 @@ RULES = compile_rules(LanguageWords(
     tidy=tidy,
     user={
         "next_step": [
-            r"(?:mein |der )?nächster schritt\s*:",
+            rf"(?:mein |der )?nächster schritt{A_FEW_WORDS}\s*:",
             r"notiz an mich\s*:",
             r"erinnere mich(?: daran)?,?",
             r"ich darf nicht vergessen,?",
         ],
         "commitment": [
             r"ich (?:werde|muss|sollte|will)(?: (?:auch|außerdem|dann))?",
-            r"(?:außerdem|dann|danach|zuerst|heute|morgen) (?:muss|werde|sollte) ich",
+            # After whatever opens the sentence the verb comes first: "Für die Feier muss ich noch ...".
+            rf"(?:muss|werde|sollte) ich{ADVERB}",
         ],
     },
     assistant={
         "next_step": [
-            r"(?:ihr |dein |der )?nächster schritt(?: für sie| für dich)?\s*:",
+            rf"(?:ihr |dein |der )?nächster schritt{A_FEW_WORDS}\s*:",
             rf"vergessen sie{ADVERB} nicht,?",
             rf"vergiss{ADVERB} nicht,?",
             rf"denken sie{ADVERB} daran,?",
@@ -71,9 +71,9 @@ RULES = compile_rules(LanguageWords(
             r"erinnerung\s*:",
             r"(?:zusammenfassung|zusammengefasst|kurz gesagt)\s*:",
         ],
-        # "Außerdem müssen Sie ...": after an adverb the verb comes before its subject.
-        "commitment": [rf"(?:sie müssen|du musst|{FRONT} (?:müssen sie|musst du)){ADVERB}"],
-        "suggestion": [rf"(?:sie sollten|du solltest|{FRONT} (?:sollten sie|solltest du)){ADVERB}"],
+        # "Außerdem müssen Sie ...", "Als Erstes sollten Sie ...": the verb comes before its subject.
+        "commitment": [rf"(?:sie müssen|du musst|müssen sie|musst du){ADVERB}"],
+        "suggestion": [rf"(?:sie sollten|du solltest|sollten sie|solltest du){ADVERB}"],
     },
     filler=["und", "auch", "dann", "zuerst", "noch", "bitte", "also", "außerdem"],
     leading=["ich (?:werde|muss)"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
 
 MONTHS = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
@@ -72,7 +72,8 @@ RULES = compile_rules(LanguageWords(
             r"(?:your |the )?next steps? for you (?:is to|is|are)\s*:?",
             r"(?:your |the )?next steps? for you\s*[:\-–]",
             r"your next steps? (?:is to|is|are)\s*:?",
-            r"(?:your |the )?next steps?\s*[:\-–]",
+            rf"(?:your |the )?next steps?{A_FEW_WORDS}\s*:",
+            r"(?:your |the )?next steps?\s*[\-–]",
             r"(?:as a )?reminder\s*:",
             r"(?:to recap|recap|in summary|summary)\s*:",
             r"to-?do(?: for you)?\s*:",

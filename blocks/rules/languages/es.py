@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
 
 MONTHS = (
     r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre"
@@ -13,7 +13,7 @@ NUMBERS = {"un": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "sei
            "nueve": 9, "diez": 10, "quince": 15}
 # "el 3 %", "el 2º piso", "el 15:00" are not days; "el 3 de diciembre" is a full date.
 NOT_A_DAY = rf"(?!\s*(?:de\s+{MONTHS}|\d|%|º|ª|h\b|:|€))"
-NEXT_STEP = r"\s*(?::|-|–|,?\s*es\s*:?)"
+NEXT_STEP = rf"(?:{A_FEW_WORDS}\s*:|\s*(?:-|–|,?\s*es\s*:?))"
 ADVERB = r"(?:(?:también|además|primero|luego|ya) )?"
 
 DATES = DateWords(

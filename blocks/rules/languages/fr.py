@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
 
 MONTHS = (
     r"(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre"
@@ -14,7 +14,7 @@ NUMBERS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "si
 # "le 3e trimestre", "le 15h", "le 3 %" are not days; "le 3 décembre" is a full date.
 NOT_A_DAY = rf"(?!\s*(?:{MONTHS}|\d|%|h\b|heures?\b|e\b|ème\b|€|k€|°))"
 # "Prochaine étape : ...", "la prochaine étape est de ...", "ma prochaine étape, c'est d'...".
-NEXT_STEP = r"\s*(?::|-|–|,?\s*(?:c')?est(?: de| d'|\s*:)?)"
+NEXT_STEP = rf"(?:{A_FEW_WORDS}\s*:|\s*(?:-|–|,?\s*(?:c')?est(?: de| d'|\s*:)?))"
 # The assistant saying "je pense à une structure ..." or "je n'oublie pas de ..." speaks of itself.
 NOT_AFTER_JE = r"(?<!je )(?<!j'y )(?<!on )(?<!nous )"
 

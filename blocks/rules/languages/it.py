@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
 
 MONTHS = (
     r"(?:gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre"
@@ -13,8 +13,9 @@ NUMBERS = {"un": 1, "uno": 1, "una": 1, "due": 2, "tre": 3, "quattro": 4, "cinqu
            "otto": 8, "nove": 9, "dieci": 10, "quindici": 15}
 # "il 3 %", "il 2° piano", "il 15:00" are not days; "il 3 dicembre" is a full date.
 NOT_A_DAY = rf"(?!\s*(?:{MONTHS}|\d|%|°|º|:|€))"
-NEXT_STEP = r"\s*(?::|-|–|,?\s*è\s*:?)"
+NEXT_STEP = rf"(?:{A_FEW_WORDS}\s*:|\s*(?:-|–|,?\s*è\s*:?))"
 ADVERB = r"(?:(?:anche|poi|prima|inoltre|ancora) )?"
+REMINDER_ADVERB = r"(?: (?:anche|bene|poi|sempre))?"  # "Ricordati anche di ..."
 
 DATES = DateWords(
     language="it",
@@ -60,8 +61,8 @@ RULES = compile_rules(LanguageWords(
             r"(?:il tuo |il suo |il )?prossimo passo(?: per te| per lei)?" + NEXT_STEP,
             r"promemoria\s*:",
             r"(?:riepilogo|riepilogando|in sintesi|riassumendo)\s*:",
-            r"non (?:dimenticare|dimentichi|scordarti|si scordi) di",
-            r"(?:ricordati|si ricordi|ricorda) di",
+            rf"non (?:dimenticare|dimentichi|scordarti|si scordi){REMINDER_ADVERB} di",
+            rf"(?:ricordati|si ricordi|ricorda){REMINDER_ADVERB} di",
             r"(?:assicurati|si assicuri) di",
         ],
         "commitment": [

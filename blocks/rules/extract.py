@@ -169,9 +169,11 @@ def repeats(words: set[str], earlier: set[str]) -> bool:
 
 def recaps(words: set[str], steps: list[set[str]]) -> bool:
     """Several steps said again in one ("send the chapter on Thursday, rerun the regression and add the
-    citations"): two steps or more share two words with it at least, and together hold every word of it."""
+    citations"): it holds two steps or more whole, and every word of it is in the steps sharing two with it.
+    ("Send the budget to Paul" after "send the deck to Paul" and "call Marie about the budget" is new.)"""
     parts = [step for step in steps if len(words & step) >= 2]
-    return len(parts) >= 2 and words <= set().union(*parts)
+    whole = sum(step <= words for step in parts)
+    return whole >= 2 and words <= set().union(*parts)
 
 
 @dataclass

@@ -499,10 +499,13 @@ def test_a_step_said_again_in_other_words_is_one_todo(language, messages, expect
     assert [t["description"] for t in extract(messages, language_code=language)] == expected
 
 
-def test_two_different_steps_sharing_words_stay_two():
+def test_steps_sharing_words_with_earlier_ones_stay_new():
     todos = extract([("user", "I need to send the Q3 report to the board. I also need to send the Q4 report "
                               "to the auditors.")])
     assert len(todos) == 2
+    todos = extract([("user", "I need to send the budget to Paul and Marie.")],
+                    known_todos=["Send the deck to Paul", "Call Marie about the budget"])
+    assert [t["description"] for t in todos] == ["Send the budget to Paul and Marie"]
 
 
 def test_a_repeat_dates_a_step_that_had_no_date():

@@ -184,13 +184,13 @@ def test_a_mail_that_cannot_be_sent_does_not_hide_the_ingestions_error(profile, 
 
     monkeypatch.setattr(type(profile.mailer), "send", refuse)
     owner = _owner(profile)
-    collection_id, source_id = _upload(profile, owner, "empty.pdf", b"")
+    collection_id, source_id = _upload(profile, owner, "unmailed.pdf", b"")
     state = ingest_pdf(collection_id, source_id, return_state=True)
     assert state.is_failed() and "the file is empty" in str(state.message)
     assert "refused" not in str(state.message)
     source = _source(profile, source_id)
     assert source.status == "failed" and "the file is empty" in source.error
-    assert not _mails(profile)
+    assert not [m for m in _mails(profile) if "unmailed.pdf" in m["Subject"]]
     report = str(Artifact.get(f"pdf-source-{source_id}").data)
     assert "failed" in report and "the file is empty" in report
 

@@ -18,9 +18,10 @@ from tasks.documents.drafts import (
     record_failed_document,
     register_documents,
 )
-from tasks.documents.report import publish_documents_report, report_markdown
+from tasks.documents.report import REPORT_DESCRIPTION, report_markdown
 from tasks.documents.save import STORE_BATCH_DOCUMENTS, DocumentResult, fail_documents, store_documents
 from tasks.fanout import fan_out, raise_for_failures
+from tasks.reports import publish_report
 
 
 class IngestionFailed(RuntimeError):
@@ -50,13 +51,13 @@ def ingest_website(url: str, owner_user_id: int, max_pages: int = 100) -> Ingest
     if not site.pages:
         reason = "; ".join(f"{s.url}: {s.reason}" for s in site.skipped[:3]) or "no page found"
         record_failed_document(owner_user_id, site.start_url, f"nothing to ingest from {site.start_url}: {reason}")
-        publish_documents_report(report_markdown(f"Website ingestion: {site.start_url}", [], site),
-                                 key=f"ingest-website-user-{owner_user_id}")
+        publish_report(report_markdown(f"Website ingestion: {site.start_url}", [], site),
+                       key=f"ingest-website-user-{owner_user_id}", description=REPORT_DESCRIPTION)
         raise IngestionFailed(f"nothing to ingest from {site.start_url}: {reason}")
     drafts = register_documents(owner_user_id, chunk_pages(site.pages))
     results = _store_in_batches(drafts)
-    publish_documents_report(report_markdown(f"Website ingestion: {site.start_url}", results, site),
-                             key=f"ingest-website-user-{owner_user_id}")
+    publish_report(report_markdown(f"Website ingestion: {site.start_url}", results, site),
+                   key=f"ingest-website-user-{owner_user_id}", description=REPORT_DESCRIPTION)
     _fail_on_errors(results)
     return IngestOutcome(start_url=site.start_url, owner_user_id=owner_user_id, documents=results,
                          skipped=site.skipped, pdf_links=site.pdf_links)
@@ -71,8 +72,8 @@ def update_document(document_id: int, text: str | None = None) -> DocumentResult
                                 status="ready", unchanged=True)
     else:
         [result] = _store_in_batches([new_content])
-    publish_documents_report(report_markdown(f"Document update: {document_id}", [result]),
-                             key=f"update-document-{document_id}")
+    publish_report(report_markdown(f"Document update: {document_id}", [result]),
+                   key=f"update-document-{document_id}", description=REPORT_DESCRIPTION)
     _fail_on_errors([result])
     return result
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.artifacts import create_markdown_artifact
-
 from tasks.documents.crawl import CrawledSite
 from tasks.documents.save import DocumentResult
 from tasks.reports import markdown_cell
+
+REPORT_DESCRIPTION = "Documents stored, chunk counts, skipped URLs"
 
 
 def report_markdown(title: str, results: list[DocumentResult], site: CrawledSite | None = None) -> str:
@@ -35,7 +34,3 @@ def report_markdown(title: str, results: list[DocumentResult], site: CrawledSite
         lines += [f"- {u}" for u in site.pdf_links[:100]]
     return "\n".join(lines)
 
-
-@task(name="publish-documents-report")
-def publish_documents_report(markdown: str, key: str) -> None:
-    create_markdown_artifact(markdown=markdown, key=key, description="Documents stored, chunk counts, skipped URLs")

@@ -8,6 +8,7 @@ from prefect.events import emit_event
 
 from tasks.recommender.engine import Recommendations
 from tasks.recommender.steps import BuildOutcome
+from tasks.reports import publish_report
 
 EVENT_PUBLISHED = "nightshift.recommender.published"
 
@@ -78,8 +79,7 @@ def recommendations_markdown(result: Recommendations) -> str:
     return "\n".join(lines)
 
 
-@task(name="report-recommendations")
 def report_recommendations(result: Recommendations) -> str:
-    markdown = recommendations_markdown(result)
-    create_markdown_artifact(markdown=markdown, key="recommendations", description="Recommended publications")
-    return markdown
+    """The recommend run's artifact: the publications found, with their scores."""
+    return publish_report(recommendations_markdown(result), key="recommendations",
+                          description="Recommended publications")

@@ -149,6 +149,21 @@ def profile(request: pytest.FixtureRequest, test_profiles: dict[str, str], datab
     clear_profile_cache()
 
 
+def swap_profile(profile, monkeypatch: pytest.MonkeyPatch, suffix: str, **parts):  # type: ignore[no-untyped-def]
+    """Save the profile with some blocks replaced (e.g. llm=…, mailer=…) as "<name>-<suffix>" and make it the
+    active one for the rest of the test (the `profile` fixture clears the cache again at its end)."""
+    from blocks.profile import clear_profile_cache
+    from deployments.operations.bootstrap import save_profile
+
+    name = f"{profile._block_document_name}-{suffix}"
+    swapped = profile.model_copy(update=parts)
+    swapped._block_document_id = None
+    save_profile(swapped, name, overwrite=True)
+    monkeypatch.setenv("NIGHTSHIFT_PROFILE", name)
+    clear_profile_cache()
+    return swapped
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if anything in it created or changed the default home; remove the session folder."""
     shutil.rmtree(SESSION_FOLDER, ignore_errors=True)

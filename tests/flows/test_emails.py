@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from chat_server import FakeChatServer, Reply, answer
+from conftest import swap_profile
 from factories import utc
 from mail_servers import SmtpServer, html_part, plain_part, smtp_sink  # noqa: F401  (fixture)
 from prefect.artifacts import Artifact
@@ -20,7 +21,6 @@ from todo_rows import events, make_execution, make_todo, make_user
 from blocks.llm import OpenAICompatibleLLM
 from blocks.mailer import SmtpMailer
 from blocks.profile import clear_profile_cache
-from deployments.operations.bootstrap import save_profile
 from flows.emails import DailyEmailsFailed, send_daily_todo_emails
 from store.db import session_scope
 from store.events import insert_event
@@ -179,21 +179,11 @@ def test_chunks_are_task_runs_of_one_flow_run(outbox_profile) -> None:  # type: 
     assert names == sorted(f"daily-emails-users-{c[0]}-to-{c[-1]}" for c in (users[0:2], users[2:4], users[4:]))
 
 
-def _swap(profile, monkeypatch: pytest.MonkeyPatch, suffix: str, **parts):  # type: ignore[no-untyped-def]
-    name = f"{profile._block_document_name}-{suffix}"
-    swapped = profile.model_copy(update=parts)
-    swapped._block_document_id = None
-    save_profile(swapped, name, overwrite=True)
-    monkeypatch.setenv("NIGHTSHIFT_PROFILE", name)
-    clear_profile_cache()
-    return swapped
-
-
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)  # swaps a block: one backend is enough
 def test_smtp_one_connection_and_an_unknown_send_is_never_repeated(profile, smtp_sink: SmtpServer,  # type: ignore[no-untyped-def]
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     mailer = SmtpMailer(host=smtp_sink.host, port=smtp_sink.port, security="none", from_address="bot@example.com")
-    _swap(profile, monkeypatch, "smtp", mailer=mailer)
+    swap_profile(profile, monkeypatch, "smtp", mailer=mailer)
     url = _url(profile)
     users = [make_user(url, "Europe/Paris") for _ in range(3)]
     for user in users:
@@ -225,7 +215,7 @@ def test_llm_writer_text_is_sanitized_and_a_failing_writer_falls_back(  # type: 
         outbox_profile, chat_server: FakeChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
     llm = OpenAICompatibleLLM(base_url=chat_server.base_url, model="test-model", max_attempts=1,
                               max_json_retries=0, timeout_seconds=5)
-    _swap(outbox_profile, monkeypatch, "writer", llm=llm)
+    swap_profile(outbox_profile, monkeypatch, "writer", llm=llm)
     url = _url(outbox_profile)
     ada, bob = make_user(url, "Europe/Paris", name="Ada"), make_user(url, "Europe/Paris", name="Bob")
     for user in (ada, bob):

@@ -8,13 +8,12 @@ import logging
 
 import pytest
 from chat_server import FakeChatServer, Recorded, Reply, answer
+from conftest import swap_profile
 from factories import utc
 from prefect.artifacts import Artifact
 from todo_rows import make_execution, make_todo, make_user, schedule_of
 
 from blocks.llm import OpenAICompatibleLLM
-from blocks.profile import clear_profile_cache
-from deployments.operations.bootstrap import save_profile
 from flows.todos import sweep_todo_rescheduling
 from tasks.rescheduling import reschedule_overdue_todos
 
@@ -93,16 +92,9 @@ def test_the_users_chunks_are_tasks_not_runs(profile) -> None:  # type: ignore[n
 
 @pytest.fixture
 def llm_profile(profile, chat_server: FakeChatServer, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    name = f"{profile._block_document_name}-resched-llm"
     llm = OpenAICompatibleLLM(base_url=chat_server.base_url, model="test-model", retry_backoff_seconds=0.01,
                               max_attempts=1, max_json_retries=0, timeout_seconds=5)
-    swapped = profile.model_copy(update={"llm": llm})
-    swapped._block_document_id = None
-    save_profile(swapped, name, overwrite=True)
-    monkeypatch.setenv("NIGHTSHIFT_PROFILE", name)
-    clear_profile_cache()
-    yield swapped
-    clear_profile_cache()
+    return swap_profile(profile, monkeypatch, "resched-llm", llm=llm)
 
 
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)  # swaps a block: one backend is enough

@@ -8,13 +8,12 @@ import threading
 
 import pytest
 from chat_server import FakeChatServer, Recorded, Reply, answer
+from conftest import swap_profile
 from factories import add_version, make_execution
 from prefect.artifacts import Artifact
 from sqlalchemy import func, select
 
 from blocks.llm import OpenAICompatibleLLM
-from blocks.profile import clear_profile_cache
-from deployments.operations.bootstrap import save_profile
 from flows.todos import ExtractionFailed, extract_todos, sweep_todo_extraction
 from store.models import TaskExecution, Todo, TodoScheduling
 from tasks.todos import extract_one
@@ -153,16 +152,9 @@ def test_a_known_todo_reworded_is_not_saved_again(profile) -> None:  # type: ign
 @pytest.fixture
 def llm_profile(profile, chat_server: FakeChatServer, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The active profile with its LLM swapped for the OpenAI-compatible block on a loopback server."""
-    name = f"{profile._block_document_name}-llm"
     llm = OpenAICompatibleLLM(base_url=chat_server.base_url, model="test-model", retry_backoff_seconds=0.01,
                               max_attempts=2, timeout_seconds=5)
-    swapped = profile.model_copy(update={"llm": llm})
-    swapped._block_document_id = None
-    save_profile(swapped, name, overwrite=True)
-    monkeypatch.setenv("NIGHTSHIFT_PROFILE", name)
-    clear_profile_cache()
-    yield swapped
-    clear_profile_cache()
+    return swap_profile(profile, monkeypatch, "llm", llm=llm)
 
 
 def test_llm_items_with_bad_fields_are_skipped_and_the_rest_saved(llm_profile, chat_server) -> None:  # type: ignore[no-untyped-def]

@@ -57,7 +57,8 @@ def start_ingestion(session: Session, collection_id: int, source_id: int) -> dic
         raise LookupError(f"collection {collection_id} has no owner (user {collection.owner_user_id} is gone)")
     row.status, row.error, row.warning = "ingesting", None, None
     return {"source_id": source_id, "collection_id": collection_id, "owner_user_id": owner.id,
-            "owner_name": owner.name, "owner_email": owner.email, "filename": row.filename,
+            "owner_name": owner.name, "owner_email": owner.email, "owner_language": owner.language_code,
+            "filename": row.filename,
             "object_key": row.object_key}
 
 

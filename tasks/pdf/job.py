@@ -15,6 +15,7 @@ class SourceJob(BaseModel):
     owner_user_id: int
     owner_name: str
     owner_email: str
+    owner_language: str | None = None  # the owner's language code: their mail is written in it
     filename: str
     object_key: str
 

@@ -14,17 +14,11 @@ if TYPE_CHECKING:
 
 
 def outcome_message(job: SourceJob, outcome: PdfOutcome) -> EmailMessage:
-    """The owner's mail: plain words and what to do (the technical error goes to the operators)."""
+    """The owner's mail, in their language: plain words and what to do (the technical error and the
+    warning's settings go to the operators and the run's report)."""
     return document_notice(job.owner_name, job.owner_email, job.filename, ingested=outcome.status == "ingested",
-                           pages=outcome.pages, chunks=outcome.chunks, error=outcome.error)
-
-
-def with_warning(message: EmailMessage, filename: str, warning: str) -> EmailMessage:
-    """The owner's mail for a document ingested with a warning: the subject says so, the body says what."""
-    message.replace_header("Subject", f"{filename} is ready to search, with a warning")
-    note = warning.split(": ", 1)[-1] if warning.startswith("source ") else warning
-    message.set_content(message.get_content() + f"\nPlease note: {note}.\n")
-    return message
+                           pages=outcome.pages, chunks=outcome.chunks, error=outcome.error,
+                           warning=outcome.warning, language=job.owner_language)
 
 
 def report_markdown(outcome: PdfOutcome, seconds: float) -> str:

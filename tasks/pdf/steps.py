@@ -28,7 +28,7 @@ from tasks.pdf.partition import (
     partition_hi_res,
 )
 from tasks.pdf.processes import partition_fast_in_process
-from tasks.pdf.report import outcome_message, report_markdown, with_warning
+from tasks.pdf.report import outcome_message, report_markdown
 from tasks.runtime import run_logger, utcnow
 
 Strategy = Literal["fast", "hi_res"]
@@ -226,10 +226,7 @@ def mark_source_failed(source_id: int, error: str) -> None:
 
 @task(name="email-owner", **RETRIED)
 def email_owner(job: SourceJob, outcome: PdfOutcome) -> str:
-    message = outcome_message(job, outcome)
-    if outcome.status == "ingested" and outcome.warning:
-        message = with_warning(message, job.filename, outcome.warning)
-    return load_profile().mailer.send(message)
+    return load_profile().mailer.send(outcome_message(job, outcome))
 
 
 @task(name="publish-pdf-report")

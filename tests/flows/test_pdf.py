@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.header
 import os
 import socket
 import subprocess
@@ -37,9 +38,9 @@ def _empty_vector_store(request: pytest.FixtureRequest) -> None:
                 store.drop(collection)
 
 
-def _owner(profile, email_address: str = "ada@example.com") -> int:  # type: ignore[no-untyped-def]
+def _owner(profile, email_address: str = "ada@example.com", language_code: str | None = None) -> int:  # type: ignore[no-untyped-def]
     with profile.database.session() as session:
-        user = User(name="Ada", email=email_address, timezone="Europe/Paris")
+        user = User(name="Ada", email=email_address, timezone="Europe/Paris", language_code=language_code)
         session.add(user)
         session.flush()
         return user.id
@@ -301,6 +302,19 @@ def test_a_long_pdf_is_partitioned_in_parallel_with_the_same_chunks(profile, mon
         [vector] = profile.embedder.embed([probe])
         hits = store.query(collection_name(owner), vector, k=5, where={"source_id": source_id})
         assert hits[0].document == probe and all(h.document in texts for h in hits)
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_the_owner_is_told_in_their_language_without_the_technical_error(profile) -> None:  # type: ignore[no-untyped-def]
+    owner = _owner(profile, "amelie@example.com", language_code="fr-FR")
+    collection_id, source_id = _upload(profile, owner, "notes.pdf", b"plain text, not a PDF")
+    with pytest.raises(Exception, match="not a PDF"):
+        ingest_pdf(collection_id, source_id)
+    [mail] = [m for m in _mails(profile) if "amelie@example.com" in m["To"]]
+    body = mail.get_payload(decode=True).decode()
+    subject = str(email.header.make_header(email.header.decode_header(mail["Subject"])))
+    assert subject == "notes.pdf n'a pas pu être ajouté" and mail["Date"] and mail["Message-ID"]
+    assert "PDF" in body and "source " not in body and "not a PDF" not in body
 
 
 @pytest.mark.parametrize("profile", ["sqlite"], indirect=True)

@@ -33,7 +33,7 @@ from tasks.emails.notice_words import WORDS
 from tasks.emails.notices import LANGUAGES as NOTICE_LANGUAGES
 from tasks.emails.notices import document_notice
 from tasks.pdf.job import PdfOutcome, SourceJob
-from tasks.pdf.report import outcome_message, with_warning
+from tasks.pdf.report import outcome_message
 
 FROM = "nightshift <bot@mail.example.com>"
 MONDAY = dt.date(2026, 11, 23)
@@ -257,8 +257,7 @@ def _pdf_mail(job: SourceJob, status: str, error: str | None = None, warning: st
     """What tasks.pdf.steps.email_owner hands to the mailer."""
 
     outcome = PdfOutcome(source_id=7, status=status, strategy="fast", pages=12, chunks=40, error=error, warning=warning)  # type: ignore[arg-type]
-    message = outcome_message(job, outcome)
-    return with_warning(message, job.filename, warning) if status == "ingested" and warning else message
+    return outcome_message(job, outcome)
 
 
 @pytest.mark.parametrize("kind", list(ERRORS))
@@ -276,16 +275,12 @@ def test_the_pdf_ingestion_mail_when_ready(deliver: Callable[[Message], Delivere
     assert mail.subject == "deck.pdf is ready to search" and "40 passages" in mail.text
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="tasks/pdf/report.with_warning appends the technical warning (settings names) in English")
 def test_the_pdf_ingestion_mail_with_a_warning_is_plain(deliver: Callable[[Message], Delivered]) -> None:
     mail = deliver(_pdf_mail(_job(), "ingested", warning=WARNING))
     assert_complete(mail)
     assert_plain(mail)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="tasks/pdf: SourceJob carries no owner language, so the PDF mail is always English")
 @pytest.mark.parametrize("language", [lang for lang in NOTICE_LANGUAGES if lang != "en"])
 def test_the_pdf_ingestion_mail_is_in_the_owners_language(language: str) -> None:
     message = _pdf_mail(_job(language), "failed", error=ERRORS["encrypted"])

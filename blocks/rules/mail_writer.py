@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from blocks.rules.text import language_code_of
@@ -156,24 +155,12 @@ def counted(forms: str | tuple[str, str], n: int, language: str, **values: objec
     return forms.format(n=n, **values)
 
 
-class _Sentence:
-    """A sentence put together by a function from keyword values: `.render(**values)`, as a template has."""
-
-    def __init__(self, compose: Callable[..., str]) -> None:
-        self._compose = compose
-
-    def render(self, **values: Any) -> str:
-        return self._compose(**values)
-
-
 @functools.cache
 def words_for(language_code: str | None) -> Words:
-    """The offline writer's words for a language (English when unknown); "reschedule" renders the justification."""
+    """The offline writer's words for a language (English when unknown)."""
     language = language_code_of(language_code)
     language = language if language in _WORDS else "en"
-    words = dict(_WORDS[language], language=language)
-    words["reschedule"] = _Sentence(functools.partial(justification, words))
-    return words
+    return dict(_WORDS[language], language=language)
 
 
 def justification(words: Words, *, old: str, new: str, count: int, times: int) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from blocks.rules.dates import add_working_days
-from blocks.rules.mail_writer import format_day, words_for
+from blocks.rules.mail_writer import format_day, justification, words_for
 
 if TYPE_CHECKING:
     from blocks.llm_types import RescheduleContext
@@ -30,8 +30,6 @@ def propose_reschedule(context: RescheduleContext) -> dict[str, Any]:
     """The candidate working day with the fewest open todos (the earliest on a tie), and why."""
     day = quietest_working_day(context.local_date, context.open_todos_per_day)
     words = words_for(context.language_code)
-    justification = words["reschedule"].render(
-        old=format_day(context.scheduled_for, words), new=format_day(day, words),
-        count=context.open_todos_per_day.get(day, 0), times=context.times_scheduled,
-    )
-    return {"reschedule_date": day.isoformat(), "justification": justification}
+    why = justification(words, old=format_day(context.scheduled_for, words), new=format_day(day, words),
+                        count=context.open_todos_per_day.get(day, 0), times=context.times_scheduled)
+    return {"reschedule_date": day.isoformat(), "justification": why}

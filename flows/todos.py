@@ -17,6 +17,7 @@ from tasks.todos import (
     EXTRACTION_REPORT,
     ExtractionOutcome,
     extract_todos_for_executions,
+    extract_todos_for_jobs,
     select_executions_to_extract,
 )
 
@@ -44,22 +45,17 @@ def extract_todos(task_execution_id: int, force: bool = False) -> ExtractionOutc
 def extract_todos_in_bulk(jobs: list[dict[str, Any]]) -> list[ExtractionOutcome | Exception]:
     """extract-todos jobs run by one batch: their executions in one task (as the sweep's chunks), one
     report for them all; each job's outcome, or the error its own run of `extract_todos` would raise."""
-    results: list[ExtractionOutcome | Exception | None] = [None] * len(jobs)
-    for force in sorted({bool(job.get("force", False)) for job in jobs}):
-        indexes = [i for i, job in enumerate(jobs) if bool(job.get("force", False)) == force]
-        outcomes = extract_todos_for_executions([jobs[i]["task_execution_id"] for i in indexes], force=force)
-        for i, outcome in zip(indexes, outcomes, strict=True):
-            results[i] = outcome
-    outcomes = [r for r in results if isinstance(r, ExtractionOutcome)]  # one per job, in order
+    outcomes = extract_todos_for_jobs(jobs)
     EXTRACTION_REPORT.publish(outcomes, key="todos-job-batch")
-    answers: list[ExtractionOutcome | Exception] = []
-    for outcome in outcomes:
-        try:
-            _fail_on_errors([outcome])
-            answers.append(outcome)
-        except ExtractionFailed as error:
-            answers.append(error)
-    return answers
+    return [_outcome_or_error(outcome) for outcome in outcomes]
+
+
+def _outcome_or_error(outcome: ExtractionOutcome) -> ExtractionOutcome | Exception:
+    try:
+        _fail_on_errors([outcome])
+    except ExtractionFailed as error:
+        return error
+    return outcome
 
 
 @flow(name="sweep-todo-extraction", flow_run_name="sweep-todo-extraction")

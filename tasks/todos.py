@@ -217,6 +217,17 @@ def extract_todos_for_executions(task_execution_ids: list[int], force: bool = Fa
     return outcomes
 
 
+def extract_todos_for_jobs(jobs: list[dict[str, Any]]) -> list[ExtractionOutcome]:
+    """Each extract-todos job's outcome, in the jobs' order: their executions extracted by one task run
+    per value of `force` (a batch's jobs share it, as the sweep's chunks do)."""
+    outcomes: dict[int, ExtractionOutcome] = {}
+    for force in sorted({bool(job.get("force", False)) for job in jobs}):
+        indexes = [i for i, job in enumerate(jobs) if bool(job.get("force", False)) == force]
+        done = extract_todos_for_executions([jobs[i]["task_execution_id"] for i in indexes], force=force)
+        outcomes |= dict(zip(indexes, done, strict=True))
+    return [outcomes[i] for i in range(len(jobs))]
+
+
 def report_markdown(outcomes: list[ExtractionOutcome]) -> str:
     """The run's artifact: what was extracted, what was skipped and why, what failed."""
     saved = sum(len(o.saved) for o in outcomes)

@@ -193,3 +193,28 @@ def test_sweep_keeps_the_others_when_one_execution_fails(llm_profile, chat_serve
         assert session.get(TaskExecution, good).todos_extracted_at is not None
         assert session.get(TaskExecution, bad).todos_extracted_at is None  # retried by the next sweep
     assert [d for d, _, _ in _todos(llm_profile)] == ["Call the candidate"]
+
+
+@pytest.mark.parametrize("profile", ["sqlite"], indirect=True)
+def test_the_bulk_form_answers_each_job_in_order_as_its_own_run_would(profile) -> None:  # type: ignore[no-untyped-def]
+    """A batch's extract-todos jobs: forced and unforced ones mixed, one naming no execution; each job gets
+    the outcome (or the error) its own run of extract-todos would give, in the jobs' order, with one report."""
+    from prefect import flow
+
+    from flows.todos import extract_todos_in_bulk
+
+    url = profile.database.url.get_secret_value()
+    first, second = make_execution(url), make_execution(url)
+    extract_todos(first)
+
+    @flow(name="bulk-probe")
+    def batch() -> list:
+        return extract_todos_in_bulk([{"task_execution_id": first}, {"task_execution_id": 999_999},
+                                      {"task_execution_id": second, "force": True}, {"task_execution_id": first, "force": True}])
+
+    again, missing, forced_new, forced_old = batch()
+    assert again.status == "already-extracted" and again.task_execution_id == first
+    assert isinstance(missing, ExtractionFailed) and "execution 999999" in str(missing)
+    assert forced_new.status == "extracted" and forced_new.task_execution_id == second and len(forced_new.saved) == 2
+    assert forced_old.status == "extracted" and forced_old.task_execution_id == first and forced_old.saved == []
+    assert "todos saved: 2" in _artifact("todos-job-batch")

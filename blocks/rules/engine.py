@@ -179,7 +179,8 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
         heading=rx(
             rf"^(?:{alternation(words.heading_intro)}\s+)?(?:{alternation(words.heading_owners)}\s+)?"
             rf"{alternation(words.heading_names)}"
-            rf"(?:\s+{words.heading_for})?\s*:?$"
+            # "Los próximos pasos serían:": a few words before the colon, which is then needed.
+            rf"(?:(?:\s+{words.heading_for})?\s*:?|{A_FEW_WORDS}\s*:)$"
         ),
         dates=date_patterns(words.dates),
         tidy=words.tidy,

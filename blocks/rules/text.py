@@ -29,7 +29,8 @@ ABBREVIATIONS = {
            "janv.", "févr.", "avr.", "juil.", "sept.", "oct.", "nov.", "déc."],
     "de": ["Hr.", "Fr.", "Dr.", "Prof.", "z.B.", "bzw.", "ca.", "usw.", "ggf.", "inkl.", "Nr."],
     "es": ["Sr.", "Sra.", "Srta.", "Dr.", "Dra.", "Ud.", "Uds.", "aprox.", "p.ej."],
-    "it": ["dott.", "dott.ssa", "sig.", "sig.ra", "ing.", "avv.", "prof.", "ecc.", "es.", "dr."],
+    "it": ["dott.", "dott.ssa", "sig.", "sig.ra", "sig.na", "ing.", "avv.", "prof.", "rag.", "geom.", "arch.", "ecc.",
+           "es.", "dr."],
 }
 
 

@@ -8,7 +8,8 @@ MONTHS = (
     r"(?:gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre"
     r"|dicembre)\b"
 )
-OPT = r"(?:(?:entro|per|prima di|di|il)\s+)?"
+# "entro il 5 febbraio": the preposition and the article both go with the date.
+OPT = r"(?:(?:entro|per|prima di|di)\s+)?(?:il\s+)?"
 NUMBERS = {"un": 1, "uno": 1, "una": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6, "sette": 7,
            "otto": 8, "nove": 9, "dieci": 10, "quindici": 15}
 # "il 3 %", "il 2° piano", "il 15:00" are not days; "il 3 dicembre" is a full date.
@@ -81,7 +82,7 @@ RULES = compile_rules(LanguageWords(
     first_person=["io", "noi", "lasciami", "posso", "ti (?:mando|preparo|scrivo)"],
     clause_words=["ma", "perché", "poiché", "affinché", "anche se", "il che"],
     comma_clause_words=[r"ad es\.", "ad esempio", "per esempio"],
-    trailing=["e", "o", "poi", "al più tardi"],
+    trailing=["e", "o", "poi", "al più tardi", "entro", "cioè"],
     vague=["bene", "vedere", "pensarci", "essere", "stare", "dire", "provare(?:ci)?"],
     heading_intro=["ecco", "questi sono"],
     heading_owners=["i tuoi", "i suoi", "i miei", "i"],

@@ -31,14 +31,16 @@ Speaker = Literal["user", "assistant"]
 # Up to three words between a label and its colon: "Next step after that:", "Prochaine étape après ça :".
 A_FEW_WORDS = r"(?:\s+\w+){0,3}"
 # "next_step": stated as a next step or reminder; "commitment": the user commits, or is told they must;
-# "suggestion": advice, kept only when it has a due date.
-Kind = Literal["next_step", "commitment", "suggestion"]
+# "suggestion": advice, kept only when it has a due date; "recap": steps said again in short, one per
+# comma or semicolon ("To recap: the chapter on Thursday, the regression, and the citations").
+Kind = Literal["next_step", "commitment", "suggestion", "recap"]
 
 
 @dataclass(frozen=True)
 class LanguageRules:
     code: str
-    # One regex per speaker with named groups next_step / commitment / suggestion (first alternative wins).
+    # One regex per speaker with named groups next_step / commitment / suggestion / recap (first alternative
+    # wins).
     triggers: dict[str, re.Pattern[str]]
     # Prefixes stripped from the start of an action: nested triggers and filler ("also", "ensuite").
     leading_noise: re.Pattern[str]

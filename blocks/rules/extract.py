@@ -7,6 +7,8 @@ What it finds:
 * next steps and reminders addressed to the user by the assistant or written in the produced text
   ("Next step for you: ...", "Remember to ...", "N'oubliez pas de ...", "Pensez à ..."), and items listed
   under a "Next steps" heading,
+* recaps ("To recap: the chapter on Thursday, the regression"), one item per comma: an item naming an earlier
+  step in short is that step (it may date it), another is a step of its own,
 * suggestions ("You should ...", "Vous devriez ...") only when they come with a due date; those are the
   only items returned with `mentioned_as_todo` False.
 
@@ -106,6 +108,17 @@ def _candidate(
     return Candidate(description, due_date, kind)
 
 
+PART_SEPARATORS = {"next_step": ";", "recap": ";,"}
+
+
+def _parts(sentence: str, start: int, end: int, kind: Kind) -> list[tuple[int, int]]:
+    """Where each step of a trigger's segment starts and ends: "Next steps: call the bank; send the deck" holds
+    two, a recap one per comma too ("Recap: the chapter on Thursday, the regression, and the citations")."""
+    separators = PART_SEPARATORS.get(kind, "")
+    cuts = [i for i in range(start, end) if sentence[i] in separators]
+    return list(zip([start] + [i + 1 for i in cuts], cuts + [end], strict=True))
+
+
 def extract_from_sentence(
     sentence: str, speaker: Speaker, rules: LanguageRules, base: dt.date
 ) -> list[Candidate]:
@@ -118,14 +131,8 @@ def extract_from_sentence(
     for index, match in enumerate(matches):
         segment_end = matches[index + 1].start() if index + 1 < len(matches) else len(sentence)
         kind: Kind = match.lastgroup  # type: ignore[assignment]
-        # "Recap: call the bank; send the deck": each part of a list of next steps is one.
-        starts = [match.end()]
-        if kind == "next_step":
-            starts += [i + 1 for i in range(match.end(), segment_end) if sentence[i] == ";"]
-        for start in starts:
-            candidate = _candidate(
-                sentence, start, segment_end, previous_end, match.start(), speaker, kind, rules, base
-            )
+        for start, end in _parts(sentence, match.end(), segment_end, kind):
+            candidate = _candidate(sentence, start, end, previous_end, match.start(), speaker, kind, rules, base)
             if candidate is not None:
                 candidates.append(candidate)
         previous_end = segment_end
@@ -167,6 +174,12 @@ def repeats(words: set[str], earlier: set[str]) -> bool:
     return words == earlier or (len(shorter) >= 2 and shorter <= longer and 2 * len(shorter) >= len(longer))
 
 
+def recalls(words: set[str], earlier: set[str]) -> bool:
+    """A recap's item names an earlier step in short, often as a noun ("poster pronto" for "preparare il
+    poster", "panier et laisse" for "acheter un panier et une laisse"): half its words at least are the step's."""
+    return 2 * len(words & earlier) >= len(words) > 0
+
+
 def recaps(words: set[str], steps: list[set[str]]) -> bool:
     """Several steps said again in one ("send the chapter on Thursday, rerun the regression and add the
     citations"): it holds two steps or more whole, and every word of it is in the steps sharing two with it.
@@ -202,7 +215,8 @@ def extract_todos(context: TodoContext, default_due_in_working_days: int = 1) ->
     for speaker, text in sources:
         for candidate in find_next_steps(text, speaker, rules, base):
             words = set(normalize_description(candidate.description, rules.code).split())
-            earlier = next((step for step in seen if repeats(words, step.words)), None)
+            earlier = next((step for step in seen if repeats(words, step.words)
+                            or (candidate.kind == "recap" and recalls(words, step.words))), None)
             if earlier is not None:
                 if earlier.todo is not None and not earlier.dated and candidate.due_date is not None:
                     earlier.todo["due_date"], earlier.dated = candidate.due_date.isoformat(), True

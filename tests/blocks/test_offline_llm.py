@@ -618,3 +618,21 @@ def test_italian_professional_titles_do_not_end_a_sentence():
 
 def test_a_sentence_naming_next_steps_without_a_colon_is_no_heading():
     assert extract([("assistant", "The next steps would be easy to plan")]) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "messages", "expected"),
+    [
+        # Each item of a recap names an earlier step in short: it dates it, and makes no todo of its own.
+        ("en", [("assistant", "Next steps:\n- Send Dr. Okafor the revised chapter\n- Rerun the regression"),
+                ("assistant", "Recap: the revised chapter on Thursday, and the regression.")],
+         [("Send Dr. Okafor the revised chapter", "2026-11-26"), ("Rerun the regression", "2026-11-24")]),
+        # An item naming no earlier step is a step of its own.
+        ("it", [("user", "Devo preparare il poster."),
+                ("assistant", "Riepilogo: il poster pronto entro venerdì, poi prenotare la sala riunioni.")],
+         [("Preparare il poster", "2026-11-27"), ("Prenotare la sala riunioni", "2026-11-24")]),
+    ],
+)
+def test_a_recap_is_read_one_item_per_comma(language, messages, expected):
+    todos = extract(messages, language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

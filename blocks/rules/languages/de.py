@@ -62,6 +62,7 @@ RULES = compile_rules(LanguageWords(
         ],
     },
     assistant={
+        "recap": [r"(?:zusammenfassung|zusammengefasst|kurz gesagt)\s*:"],
         "next_step": [
             rf"(?:ihr |dein |der )?nächster schritt{A_FEW_WORDS}\s*:",
             rf"vergessen sie{ADVERB} nicht,?",
@@ -69,7 +70,6 @@ RULES = compile_rules(LanguageWords(
             rf"denken sie{ADVERB} daran,?",
             rf"denk{ADVERB} daran,?",
             r"erinnerung\s*:",
-            r"(?:zusammenfassung|zusammengefasst|kurz gesagt)\s*:",
         ],
         # "Außerdem müssen Sie ...", "Als Erstes sollten Sie ...": the verb comes before its subject.
         "commitment": [rf"(?:sie müssen|du musst|müssen sie|musst du){ADVERB}"],

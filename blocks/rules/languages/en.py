@@ -68,6 +68,7 @@ RULES = compile_rules(LanguageWords(
         ],
     },
     assistant={
+        "recap": [r"(?:to recap|recap|in summary|summary)\s*:"],
         "next_step": [
             r"(?:your |the )?next steps? for you (?:is to|is|are)\s*:?",
             r"(?:your |the )?next steps? for you\s*[:\-–]",
@@ -75,7 +76,6 @@ RULES = compile_rules(LanguageWords(
             rf"(?:your |the )?next steps?{A_FEW_WORDS}\s*:",
             r"(?:your |the )?next steps?\s*[\-–]",
             r"(?:as a )?reminder\s*:",
-            r"(?:to recap|recap|in summary|summary)\s*:",
             r"to-?do(?: for you)?\s*:",
             NOT_AFTER_I + r"(?:please )?remember to",
             NOT_AFTER_I + r"(?:please )?(?:don't|do not) forget to",

@@ -54,10 +54,10 @@ RULES = compile_rules(LanguageWords(
         ],
     },
     assistant={
+        "recap": [r"(?:resumen|recapitulando|en resumen)\s*:"],
         "next_step": [
             r"(?:tu |su |el )?(?:próximo|siguiente) paso(?: para ti| para usted)?" + NEXT_STEP,
             r"recordatorio\s*:",
-            r"(?:resumen|recapitulando|en resumen)\s*:",
             r"no (?:olvides|olvide|te olvides de|se olvide de)",
             r"(?:recuerda|recuerde|acuérdate de|acuérdese de)",
             r"(?:asegúrate|asegúrese) de",

@@ -61,10 +61,10 @@ RULES = compile_rules(LanguageWords(
         ],
     },
     assistant={
+        "recap": [r"(?:récapitulatif|récap|en résumé|pour résumer|résumé)\s*:"],
         "next_step": [
             r"(?:votre |ta |la )?prochaine étape(?: pour vous| pour toi)?" + NEXT_STEP,
             r"rappel\s*:",
-            r"(?:récapitulatif|récap|en résumé|pour résumer|résumé)\s*:",
             r"à faire(?: pour vous)?\s*:",
             NOT_AFTER_JE + r"n'oubli(?:ez|e) pas (?:(?:non plus|aussi) )?(?:de|d')",
             NOT_AFTER_JE + r"pens(?:ez|e) (?:(?:bien|aussi|également|donc|surtout) )?à",

@@ -58,10 +58,10 @@ RULES = compile_rules(LanguageWords(
         ],
     },
     assistant={
+        "recap": [r"(?:riepilogo|riepilogando|in sintesi|riassumendo)\s*:"],
         "next_step": [
             r"(?:il tuo |il suo |il )?prossimo passo(?: per te| per lei)?" + NEXT_STEP,
             r"promemoria\s*:",
-            r"(?:riepilogo|riepilogando|in sintesi|riassumendo)\s*:",
             rf"non (?:dimenticare|dimentichi|scordarti|si scordi){REMINDER_ADVERB} di",
             rf"(?:ricordati|si ricordi|ricorda){REMINDER_ADVERB} di",
             r"(?:assicurati|si assicuri) di",

@@ -57,6 +57,8 @@ class LanguageRules:
     dates: tuple[DatePattern, ...]
     # A last touch on a description in this language (German: no leading article, no "zu" infinitive).
     tidy: Callable[[str], str] = str.strip
+    # Where one action holds a second step ("acheter un panier, et à prendre rendez-vous"); None: nowhere.
+    step_join: re.Pattern[str] | None = None
 
 
 def rx(pattern: str) -> re.Pattern[str]:
@@ -162,6 +164,10 @@ class LanguageWords:
     tidy: Callable[[str], str] = str.strip
     # End an action after a comma: "c'est", and an example given after it ("e.g.", "p. ex.", "z. B.").
     comma_clause_words: list[str] = field(default_factory=list)
+    # A conjunction and the particle of an infinitive joining two steps in one action ("et à", "e di").
+    step_joiners: list[str] = field(default_factory=list)
+    # How this language's infinitives end ("er|ir|re"): a joiner counts before a lower-case infinitive only.
+    infinitive_endings: str = ""
 
 
 def compile_rules(words: LanguageWords) -> LanguageRules:
@@ -186,4 +192,7 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
         ),
         dates=date_patterns(words.dates),
         tidy=words.tidy,
+        step_join=rx(
+            rf",?\s+{alternation(words.step_joiners)}\s*(?-i:(?=[a-zàâçéèêëîïôûù]\w*(?:{words.infinitive_endings})\b))"
+        ) if words.step_joiners else None,
     )

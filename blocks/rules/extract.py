@@ -111,12 +111,18 @@ def _candidate(
 PART_SEPARATORS = {"next_step": ";", "recap": ";,"}
 
 
-def _parts(sentence: str, start: int, end: int, kind: Kind) -> list[tuple[int, int]]:
+def _parts(
+    sentence: str, start: int, end: int, kind: Kind, step_join: re.Pattern[str] | None
+) -> list[tuple[int, int]]:
     """Where each step of a trigger's segment starts and ends: "Next steps: call the bank; send the deck" holds
-    two, a recap one per comma too ("Recap: the chapter on Thursday, the regression, and the citations")."""
+    two, a recap one per comma too ("Recap: the chapter on Thursday, the regression, and the citations"), and
+    an action two infinitives joined ("Il vous reste à acheter un panier, et à prendre rendez-vous")."""
     separators = PART_SEPARATORS.get(kind, "")
-    cuts = [i for i in range(start, end) if sentence[i] in separators]
-    return list(zip([start] + [i + 1 for i in cuts], cuts + [end], strict=True))
+    cuts = [(i, i + 1) for i in range(start, end) if sentence[i] in separators]
+    if step_join is not None:
+        cuts += [match.span() for match in step_join.finditer(sentence, start, end)]
+    cuts.sort()
+    return list(zip([start] + [after for _, after in cuts], [before for before, _ in cuts] + [end], strict=True))
 
 
 def extract_from_sentence(
@@ -131,7 +137,7 @@ def extract_from_sentence(
     for index, match in enumerate(matches):
         segment_end = matches[index + 1].start() if index + 1 < len(matches) else len(sentence)
         kind: Kind = match.lastgroup  # type: ignore[assignment]
-        for start, end in _parts(sentence, match.end(), segment_end, kind):
+        for start, end in _parts(sentence, match.end(), segment_end, kind, rules.step_join):
             candidate = _candidate(sentence, start, end, previous_end, match.start(), speaker, kind, rules, base)
             if candidate is not None:
                 candidates.append(candidate)

@@ -636,3 +636,22 @@ def test_a_sentence_naming_next_steps_without_a_colon_is_no_heading():
 def test_a_recap_is_read_one_item_per_comma(language, messages, expected):
     todos = extract(messages, language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "messages", "expected"),
+    [
+        ("fr", [("assistant", "Il vous reste à acheter un panier et une laisse, et à prendre rendez-vous chez le "
+                              "vétérinaire d'ici vendredi.")],
+         [("Acheter un panier et une laisse", "2026-11-24"), ("Prendre rendez-vous chez le vétérinaire", "2026-11-27")]),
+        ("it", [("assistant", "Ti consiglio di controllare le detrazioni entro venerdì e di avvisare gli inquilini "
+                              "lunedì.")],
+         [("Controllare le detrazioni", "2026-11-27"), ("Avvisare gli inquilini", "2026-11-30")]),
+        # "et à" before a name joins two people, not two steps.
+        ("fr", [("user", "Je dois envoyer le dossier à Paul et à Pierre.")],
+         [("Envoyer le dossier à Paul et à Pierre", "2026-11-24")]),
+    ],
+)
+def test_two_infinitives_joined_in_one_action_are_two_steps(language, messages, expected):
+    todos = extract(messages, language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

@@ -70,6 +70,14 @@ def alternation(words: list[str]) -> str:
     return "(?:" + "|".join(words) + ")"
 
 
+def enumerated(ordinals: list[str], not_a_step: list[str] | None = None) -> str:
+    """An ordinal word and its comma opening a step of an enumeration ("First, ask ...; Second, order ..."):
+    at a sentence's start, or after a full stop the sentence splitter kept ("on Church St. Third, ...").
+    A step starts with its verb: not with the words in `not_a_step` ("First, the venue is fine")."""
+    not_before = rf"(?!\s*{alternation(not_a_step)}\b)" if not_a_step else ""
+    return r"(?:^|(?<=[.;:]\s))" + alternation(ordinals) + r"\s*," + not_before
+
+
 def trigger_regex(**kinds: list[str]) -> re.Pattern[str]:
     """One regex whose named groups tell the kind; each phrase must end on a word boundary."""
     groups = [f"(?P<{kind}>{alternation(phrases)})" for kind, phrases in kinds.items() if phrases]

@@ -655,3 +655,22 @@ def test_a_recap_is_read_one_item_per_comma(language, messages, expected):
 def test_two_infinitives_joined_in_one_action_are_two_steps(language, messages, expected):
     todos = extract(messages, language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # Ordinals open the steps, even after a full stop the sentence splitter kept ("Church St. Third").
+        ("en", "Here's what's left. First, ask the pianist for her set list. Second, order the programmes from the "
+               "shop on Church St. Third, book the hall before the 4th of December. Finally, I'll draft the text.",
+         [("Ask the pianist for her set list", "2026-11-24"), ("Order the programmes from the shop on Church St",
+                                                               "2026-11-24"), ("Book the hall", "2026-12-04")]),
+        ("es", "En primer lugar, pedir un tercer presupuesto antes del viernes. Segundo, avisar al seguro.",
+         [("Pedir un tercer presupuesto", "2026-11-27"), ("Avisar al seguro", "2026-11-24")]),
+        # A statement with an ordinal is no step, nor is an ordinal inside a sentence.
+        ("en", "The first, second and third floors are booked. First, the venue is fine.", []),
+    ],
+)
+def test_steps_enumerated_with_ordinals_are_next_steps(language, text, expected):
+    todos = extract([("assistant", text)], language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules, enumerated
 from blocks.rules.text import GERMAN_PREFIXES
 
 ARTICLE = re.compile(r"^(?:der|die|das|den|dem|des|ein|eine|einen)\s+", re.IGNORECASE)
@@ -64,6 +64,7 @@ RULES = compile_rules(LanguageWords(
     assistant={
         "recap": [r"(?:zusammenfassung|zusammengefasst|kurz gesagt)\s*:"],
         "next_step": [
+            enumerated(["erstens", "zweitens", "drittens", "viertens"]),
             rf"(?:ihr |dein |der )?nächster schritt{A_FEW_WORDS}\s*:",
             rf"vergessen sie{ADVERB} nicht,?",
             rf"vergiss{ADVERB} nicht,?",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules, enumerated
 
 MONTHS = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
@@ -70,6 +70,8 @@ RULES = compile_rules(LanguageWords(
     assistant={
         "recap": [r"(?:to recap|recap|in summary|summary)\s*:"],
         "next_step": [
+            enumerated(["first(?:ly)?", "second(?:ly)?", "third(?:ly)?", "fourth(?:ly)?", "finally", "lastly"],
+                       ["the", "a", "an", "this", "that", "it", "there", "we", "you", "he", "she", "they"]),
             r"(?:your |the )?next steps? for you (?:is to|is|are)\s*:?",
             r"(?:your |the )?next steps? for you\s*[:\-–]",
             r"your next steps? (?:is to|is|are)\s*:?",

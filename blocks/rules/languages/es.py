@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules, enumerated
 
 MONTHS = (
     r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre"
@@ -56,6 +56,9 @@ RULES = compile_rules(LanguageWords(
     assistant={
         "recap": [r"(?:resumen|recapitulando|en resumen)\s*:"],
         "next_step": [
+            enumerated(["primero", "segundo", "tercero",
+                        "en primer lugar", "en segundo lugar", "en tercer lugar"],
+                       ["el", "la", "los", "las", "un", "una", "es", "hay", "nosotros"]),
             r"(?:tu |su |el )?(?:próximo|siguiente) paso(?: para ti| para usted)?" + NEXT_STEP,
             r"recordatorio\s*:",
             r"no (?:olvides|olvide|te olvides de|se olvide de)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules, enumerated
 
 MONTHS = (
     r"(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre"
@@ -63,6 +63,9 @@ RULES = compile_rules(LanguageWords(
     assistant={
         "recap": [r"(?:récapitulatif|récap|en résumé|pour résumer|résumé)\s*:"],
         "next_step": [
+            enumerated(["premièrement", "deuxièmement", "troisièmement", "quatrièmement",
+                        "en premier lieu", "en second lieu"],
+                       ["le", "la", "les", "l'", "un", "une", "il", "elle", "c'", "ce", "nous", "vous", "on"]),
             r"(?:votre |ta |la )?prochaine étape(?: pour vous| pour toi)?" + NEXT_STEP,
             r"rappel\s*:",
             r"à faire(?: pour vous)?\s*:",

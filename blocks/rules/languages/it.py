@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules, enumerated
 
 MONTHS = (
     r"(?:gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre"
@@ -60,6 +60,8 @@ RULES = compile_rules(LanguageWords(
     assistant={
         "recap": [r"(?:riepilogo|riepilogando|in sintesi|riassumendo)\s*:"],
         "next_step": [
+            enumerated(["primo", "secondo", "terzo", "in primo luogo", "in secondo luogo", "in terzo luogo"],
+                       ["il", "lo", "la", "i", "gli", "le", "l'", "un", "una", "è", "c'è", "noi"]),
             r"(?:il tuo |il suo |il )?prossimo passo(?: per te| per lei)?" + NEXT_STEP,
             r"promemoria\s*:",
             rf"non (?:dimenticare|dimentichi|scordarti|si scordi){REMINDER_ADVERB} di",

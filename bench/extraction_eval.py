@@ -2,6 +2,7 @@
 recall >= 0.85, duplicates 0, dates >= 0.95 in every language it has rules for).
 
     .venv/bin/python bench/extraction_eval.py [--set main|holdout|all] [--language fr] [--show-misses]
+    .venv/bin/python bench/extraction_eval.py --dir FOLDER   # a new batch, before it joins the holdout
 
 Two sets, each printed as its own table (default: both):
 
@@ -249,13 +250,16 @@ def main() -> None:
                         help="main (the rules were written alongside it), holdout (written apart from them) or all")
     parser.add_argument("--language", action="append", help="only these languages (repeatable)")
     parser.add_argument("--show-misses", action="store_true", help="list every miss, extra, duplicate and wrong date")
+    parser.add_argument("--dir", type=Path, help="measure this folder of <language>.json instead of the sets: "
+                                                 "a new batch's first run, before it joins the holdout")
     args = parser.parse_args()
     ok = True
-    for name, set_dir in SETS.items():
-        if args.which not in (name, "all"):
+    sets = {"new batch": args.dir.resolve()} if args.dir else SETS
+    for name, set_dir in sets.items():
+        if not args.dir and args.which not in (name, "all"):
             continue
         languages = args.language or sorted(path.stem for path in set_dir.glob("*.json"))
-        print(f"set {name} ({set_dir.relative_to(ROOT)})")
+        print(f"set {name} ({set_dir.relative_to(ROOT) if set_dir.is_relative_to(ROOT) else set_dir})")
         ok = print_table(evaluate(languages, set_dir), args.show_misses) and ok
         print()
     print(f"offline goals (precision >= {GOALS['precision']}, recall >= {GOALS['recall']}, duplicates 0, "

@@ -674,3 +674,21 @@ def test_two_infinitives_joined_in_one_action_are_two_steps(language, messages, 
 def test_steps_enumerated_with_ordinals_are_next_steps(language, text, expected):
     todos = extract([("assistant", text)], language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # A qualifier after a comma ("ideally ...", "si possible") says how, not what: it ends the step, and its
+        # date still dates it.
+        ("de", "Außerdem müssen Sie die Eingewöhnung mit dem Arbeitgeber absprechen, idealerweise vor Freitag.",
+         ("Eingewöhnung mit dem Arbeitgeber absprechen", "2026-11-27")),
+        ("en", "You need to book the venue, ideally a room with a projector.", ("Book the venue", "2026-11-24")),
+        ("fr", "Vous devez réserver la salle, si possible au rez-de-chaussée.", ("Réserver la salle", "2026-11-24")),
+        ("es", "Tienes que reservar la sala, a ser posible con proyector.", ("Reservar la sala", "2026-11-24")),
+        ("it", "Devi prenotare la sala, possibilmente al piano terra.", ("Prenotare la sala", "2026-11-24")),
+    ],
+)
+def test_a_qualifier_after_a_comma_is_not_part_of_the_step(language, text, expected):
+    todos = extract([("assistant", text)], language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == [expected]

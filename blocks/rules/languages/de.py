@@ -45,6 +45,9 @@ DATES = DateWords(
     tail=r"(?:\s+(?:vormittag|nachmittag|abend|um\s+\d{1,2}(?::\d{2})?\s*uhr))?(?:,?\s+spätestens)?",
 )
 
+# A qualifier after a comma says how, not what: it ends the step (", ideally ...").
+QUALIFIERS = ["idealerweise", "möglichst", "am besten", "wenn möglich", "vorzugsweise", "falls möglich"]
+
 RULES = compile_rules(LanguageWords(
     code="de",
     tidy=tidy,
@@ -80,7 +83,7 @@ RULES = compile_rules(LanguageWords(
     leading=["ich (?:werde|muss)"],
     first_person=["ich", "wir", "lassen sie mich"],
     clause_words=["aber", "weil", "da", "damit", "sodass"],
-    comma_clause_words=[r"z\. ?B\.", "zum Beispiel"],
+    comma_clause_words=[r"z\. ?B\.", "zum Beispiel", *QUALIFIERS],
     trailing=["und", "oder", "dann", "spätestens"],
     vague=["sie", "es", "mal sehen", "sehen"],
     heading_intro=["hier sind", "das sind"],

@@ -44,6 +44,9 @@ DATES = DateWords(
          r"(?:,?\s+at the latest)?",
 )
 
+# A qualifier after a comma says how, not what: it ends the step (", ideally ...").
+QUALIFIERS = ["ideally", "preferably", "if possible", "if you can", "where possible"]
+
 RULES = compile_rules(LanguageWords(
     code="en",
     user={
@@ -102,7 +105,7 @@ RULES = compile_rules(LanguageWords(
              "I(?:'ll| will) (?:need|have) to", "I(?:'ll| will)", "I (?:need to|have to|must|should)"],
     first_person=["I", "we", "let me", "let's", "let us"],
     clause_words=["but", "because", "since", "unless", "so that", "so I can", "which"],
-    comma_clause_words=[r"e\.g\.", "for example", "for instance"],
+    comma_clause_words=[r"e\.g\.", "for example", "for instance", *QUALIFIERS],
     trailing=["and", "or", "then", "at the latest"],
     vague=["be", "you", "it", "do (?:it|that|this)", "think about it", "see (?:if|what|how|whether)", "let you know",
            "keep you (?:posted|updated)", "get back to you", "(?:need|want|ask|let) you", "would like you",

@@ -35,6 +35,9 @@ DATES = DateWords(
     tail=r"(?:\s+(?:por la (?:mañana|tarde|noche)|a las?\s+\d{1,2}(?::\d{2})?))?(?:,?\s+como muy tarde)?",
 )
 
+# A qualifier after a comma says how, not what: it ends the step (", ideally ...").
+QUALIFIERS = ["idealmente", "preferiblemente", "preferentemente", "a ser posible", "si es posible", "si puede(?:s)?"]
+
 RULES = compile_rules(LanguageWords(
     code="es",
     user={
@@ -81,7 +84,7 @@ RULES = compile_rules(LanguageWords(
     leading=["tengo que", "voy a", "debo", "necesito", "hay que"],
     first_person=["yo", "nosotros", "déjame", "te (?:envío|mando|preparo)", "puedo"],
     clause_words=["pero", "porque", "ya que", "para que", "aunque", "lo que"],
-    comma_clause_words=[r"p\. ?ej\.", "por ejemplo"],
+    comma_clause_words=[r"p\. ?ej\.", "por ejemplo", *QUALIFIERS],
     trailing=["y", "o", "luego", "como muy tarde"],
     vague=["bien", "ver", "pensarlo", "ser", "estar", "decir", "intentar(?:lo)?"],
     heading_intro=["aquí tienes", "aquí tiene", "aquí van", "estos son"],

@@ -37,6 +37,9 @@ DATES = DateWords(
     tail=r"(?:\s+(?:matin|midi|après-midi|soir|à\s+\d{1,2}\s*h(?:\s*\d{2})?))?(?:,?\s+(?:au plus tard|dernier délai))?",
 )
 
+# A qualifier after a comma says how, not what: it ends the step (", ideally ...").
+QUALIFIERS = ["idéalement", "de préférence", "si possible", "si vous pouvez", "si tu peux", "dans l'idéal"]
+
 RULES = compile_rules(LanguageWords(
     code="fr",
     user={
@@ -93,7 +96,7 @@ RULES = compile_rules(LanguageWords(
              "il faut que j'"],
     first_person=["je", "j'", "nous", "on", "laissez-moi"],
     clause_words=["mais", "parce que", "parce qu'", "car", "puisque", "pour que", "afin que", "ce qui"],
-    comma_clause_words=["c'est", r"p\. ?ex\.", "par exemple"],
+    comma_clause_words=["c'est", r"p\. ?ex\.", "par exemple", *QUALIFIERS],
     step_joiners=["et à", "et de", "et d'"],
     infinitive_endings="er|ir|re",
     trailing=["et", "ou", "puis", "au plus tard"],

@@ -37,6 +37,9 @@ DATES = DateWords(
     tail=r"(?:\s+(?:mattina|pomeriggio|sera|alle\s+\d{1,2}(?::\d{2})?))?(?:,?\s+al più tardi)?",
 )
 
+# A qualifier after a comma says how, not what: it ends the step (", ideally ...").
+QUALIFIERS = ["idealmente", "preferibilmente", "possibilmente", "se possibile", "se (?:puoi|può)"]
+
 RULES = compile_rules(LanguageWords(
     code="it",
     user={
@@ -83,7 +86,7 @@ RULES = compile_rules(LanguageWords(
     leading=["devo", "dovrò", "ho bisogno di"],
     first_person=["io", "noi", "lasciami", "posso", "ti (?:mando|preparo|scrivo)"],
     clause_words=["ma", "perché", "poiché", "affinché", "anche se", "il che"],
-    comma_clause_words=[r"ad es\.", "ad esempio", "per esempio"],
+    comma_clause_words=[r"ad es\.", "ad esempio", "per esempio", *QUALIFIERS],
     step_joiners=["e di", "e a", "e d'"],
     infinitive_endings="are|ere|ire|arsi|ersi|irsi",
     trailing=["e", "o", "poi", "al più tardi", "entro", "cioè"],

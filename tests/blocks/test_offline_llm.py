@@ -692,3 +692,22 @@ def test_steps_enumerated_with_ordinals_are_next_steps(language, text, expected)
 def test_a_qualifier_after_a_comma_is_not_part_of_the_step(language, text, expected):
     todos = extract([("assistant", text)], language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("speaker", "text", "expected"),
+    [
+        # A verb in the future tense after "je" is a commitment, as "I'll" is; the todo says it in the infinitive.
+        ("user", "J'irai chercher le colis à la poste jeudi.", [("Aller chercher le colis à la poste", "2026-11-26")]),
+        ("user", "Par contre je ferai imprimer les affiches demain.", [("Faire imprimer les affiches", "2026-11-24")]),
+        ("user", "Je passerai à la banque jeudi, et je prendrai les billets.",
+         [("Passer à la banque", "2026-11-26"), ("Prendre les billets", "2026-11-24")]),
+        ("user", "Je finirai le rapport demain.", [("Finir le rapport", "2026-11-24")]),
+        # Being somewhere or telling someone later is no step; the assistant's future is its own promise.
+        ("user", "Je serai là demain. Je vous dirai jeudi.", []),
+        ("assistant", "J'enverrai le mail demain.", []),
+    ],
+)
+def test_french_commitment_in_the_future_tense(speaker, text, expected):
+    todos = extract([(speaker, text)], language_code="fr")
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

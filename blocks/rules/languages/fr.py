@@ -1,8 +1,11 @@
-"""French rules: words and phrases only; blocks/rules/engine.py compiles them."""
+"""French rules: words and phrases, and a commitment in the future tense said as an infinitive;
+blocks/rules/engine.py compiles them."""
 
 from __future__ import annotations
 
-from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules, enumerated
+import re
+
+from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, alternation, compile_rules, enumerated
 
 MONTHS = (
     r"(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre"
@@ -40,8 +43,42 @@ DATES = DateWords(
 # A qualifier after a comma says how, not what: it ends the step (", ideally ...").
 QUALIFIERS = ["idéalement", "de préférence", "si possible", "si vous pouvez", "si tu peux", "dans l'idéal"]
 
+# A verb in the future tense after "je" ("j'irai", "je ferai", "je passerai") commits the user as "I'll" does;
+# being, having, being able, knowing, wanting, seeing and telling say no step.
+NOT_A_STEP_FUTURES = ["serai", "aurai", "pourrai", "saurai", "voudrai", "verrai", "dirai", "devrai"]
+FUTURE_COMMITMENT = rf"(?:je |j')(?!{alternation(NOT_A_STEP_FUTURES)}\b)(?=\w+rai\b)"
+# Futures whose infinitive the endings do not give.
+IRREGULAR_FUTURES = {
+    "irai": "aller", "ferai": "faire", "enverrai": "envoyer", "renverrai": "renvoyer", "viendrai": "venir",
+    "reviendrai": "revenir", "tiendrai": "tenir", "recevrai": "recevoir", "courrai": "courir",
+    "appellerai": "appeler", "rappellerai": "rappeler", "achèterai": "acheter", "lirai": "lire", "relirai": "relire",
+    "écrirai": "écrire", "inscrirai": "inscrire", "conduirai": "conduire", "mènerai": "mener", "amènerai": "amener",
+    "ramènerai": "ramener", "emmènerai": "emmener",
+}
+FUTURE_FIRST = re.compile(r"^(\w+)rai\b", re.IGNORECASE)
+
+
+def infinitive_of_future(stem: str) -> str:
+    """The infinitive of a future's stem (the verb without "rai"): "passe" -> "passer", "fini" -> "finir",
+    "prend" -> "prendre", "paie" -> "payer"."""
+    if stem.endswith("ie") and stem[-3:-2] in ("a", "o", "u"):
+        return stem[:-2] + "yer"
+    return stem + ("r" if stem.endswith(("e", "i")) else "re")
+
+
+def tidy(description: str) -> str:
+    """A commitment in the future tense ("irai chercher le colis") reads as a note: "aller chercher le colis"."""
+    match = FUTURE_FIRST.match(description)
+    if match is None or len(match[1]) < 2 and match[0].casefold() not in IRREGULAR_FUTURES:
+        return description.strip()
+    future = match[0].casefold()
+    verb = IRREGULAR_FUTURES.get(future) or infinitive_of_future(future[:-3])
+    return (verb + description[match.end():]).strip()
+
+
 RULES = compile_rules(LanguageWords(
     code="fr",
+    tidy=tidy,
     user={
         "next_step": [
             r"(?:ma |la )?prochaine étape(?: pour moi)?" + NEXT_STEP,
@@ -61,6 +98,7 @@ RULES = compile_rules(LanguageWords(
             r"je me charge (?:de|d')",
             r"je (?:compte|prévois|prevois)",
             r"je m'engage à",
+            FUTURE_COMMITMENT,
         ],
     },
     assistant={

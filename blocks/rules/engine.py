@@ -59,6 +59,9 @@ class LanguageRules:
     tidy: Callable[[str], str] = str.strip
     # Where one action holds a second step ("acheter un panier, et à prendre rendez-vous"); None: nowhere.
     step_join: re.Pattern[str] | None = None
+    # A user's sentence saying what they do, in the present, restated as a commitment ("Die Leihräder hole ich
+    # am 29. zurück" -> "Ich werde die Leihräder am 29. zurückholen"); taken only when it then has a date to come.
+    restate: Callable[[str], str] | None = None
 
 
 def rx(pattern: str) -> re.Pattern[str]:
@@ -176,6 +179,7 @@ class LanguageWords:
     step_joiners: list[str] = field(default_factory=list)
     # How this language's infinitives end ("er|ir|re"): a joiner counts before a lower-case infinitive only.
     infinitive_endings: str = ""
+    restate: Callable[[str], str] | None = None  # see `LanguageRules.restate`
 
 
 def compile_rules(words: LanguageWords) -> LanguageRules:
@@ -203,4 +207,5 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
         step_join=rx(
             rf",?\s+{alternation(words.step_joiners)}\s*(?-i:(?=[a-zàâçéèêëîïôûù]\w*(?:{words.infinitive_endings})\b))"
         ) if words.step_joiners else None,
+        restate=words.restate,
     )

@@ -132,6 +132,13 @@ def extract_from_sentence(
     if sentence.rstrip(" \"'”»)").endswith("?"):
         return []
     matches = list(rules.triggers[speaker].finditer(sentence))
+    if not matches and speaker == "user" and rules.restate is not None:
+        # What the user says they do on a date to come is a commitment ("Wechselkleidung kaufe ich morgen").
+        restated = rules.restate(sentence)
+        found = find_date(restated, rules, base) if restated != sentence else None
+        if found is not None and found.date >= base:
+            sentence = restated
+            matches = list(rules.triggers[speaker].finditer(sentence))
     candidates = []
     previous_end = 0
     for index, match in enumerate(matches):

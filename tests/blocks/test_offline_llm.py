@@ -711,3 +711,23 @@ def test_a_qualifier_after_a_comma_is_not_part_of_the_step(language, text, expec
 def test_french_commitment_in_the_future_tense(speaker, text, expected):
     todos = extract([(speaker, text)], language_code="fr")
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(
+    ("speaker", "text", "expected"),
+    [
+        # The verb before "ich" in the present tense with a date to come: the user says what they will do then.
+        ("user", "Wechselkleidung und Hausschuhe kaufe ich morgen.",
+         [("Wechselkleidung und Hausschuhe kaufen", "2026-11-24")]),
+        ("user", "Die Leihräder hole ich am Donnerstag, den 26., zurück.", [("Leihräder zurückholen", "2026-11-26")]),
+        ("user", "Morgen rufe ich die Versicherung an.", [("Versicherung anrufen", "2026-11-24")]),
+        # Without a date to come it is a habit or a report; having, wanting or believing is no step; the
+        # assistant's own promise is not the user's.
+        ("user", "Die Unterlagen schicke ich immer per Post. Gestern kaufte ich Brot.", []),
+        ("user", "Die Belege habe ich morgen. Das glaube ich morgen.", []),
+        ("assistant", "Die Vorlage schicke ich Ihnen morgen.", []),
+    ],
+)
+def test_german_present_tense_with_a_date_to_come_is_a_commitment(speaker, text, expected):
+    todos = extract([(speaker, text)], language_code="de")
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

@@ -19,6 +19,27 @@ def tidy(description: str) -> str:
     return ZU_INFINITIVE.sub(lambda m: m[1] or f"{m[2]}{m[3]}", text)
 
 
+# Verbs whose present says no step even with a date: having, becoming, wanting, believing, working, staying.
+NOT_A_STEP_VERBS = ["habe", "hatte", "werde", "wurde", "möchte", "mochte", "wollte", "sollte", "musste", "konnte",
+                    "durfte", "glaube", "hoffe", "denke", "finde", "meine", "brauche", "hätte", "wäre", "würde",
+                    "arbeite", "bleibe", "freue"]
+# "<what> <verb>e ich <when> [<particle>]": the verb in the first person before "ich", its particle at the end.
+INVERTED_PRESENT = re.compile(
+    rf"^(?P<front>[^,]+?)\s+(?!(?:{'|'.join(NOT_A_STEP_VERBS)})\s)(?P<verb>[a-zäöüß]+e)\s+ich\s+(?P<rest>.*?)"
+    rf"(?:,?\s+(?P<particle>{GERMAN_PREFIXES}))?(?P<end>[.!]*)$"
+)
+
+
+def restate(sentence: str) -> str:
+    """What the user does, in the present with the verb before "ich", as a commitment: "Die Leihräder hole ich
+    am 29. zurück" -> "Ich werde Die Leihräder am 29. zurückholen"."""
+    match = INVERTED_PRESENT.match(sentence.strip())
+    if match is None:
+        return sentence
+    verb = f"{match['particle'] or ''}{match['verb']}n"
+    return f"Ich werde {match['front']} {match['rest']} {verb}{match['end']}".replace("  ", " ")
+
+
 MONTHS = r"(?:januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember)\b"
 OPT = r"(?:(?:bis zum|bis|am|vor|spätestens|zum)\s+)?"
 # An adverb between the verb and the rest ("Denken Sie auch daran", "Sie müssen noch").
@@ -29,7 +50,8 @@ NUMBERS = {"einem": 1, "einer": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, 
 DATES = DateWords(
     language="de",
     weekdays={"montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5, "sonntag": 6},
-    weekday=rf"{OPT}(?:(?:nächsten|kommenden|diesen)\s+)?{{wd}}\b",
+    # "am Dienstag, den 29.," and "Montag, 4. Januar": the day of the month in apposition goes with the weekday.
+    weekday=rf"{OPT}(?:(?:nächsten|kommenden|diesen)\s+)?{{wd}}\b(?:,?\s+(?:den\s+)?\d{{1,2}}\.(?:\s*{MONTHS})?,?)?",
     end_of_week=rf"{OPT}(?:ende der woche|wochenende)\b",
     end_of_next_week=rf"{OPT}ende (?:der nächsten|der kommenden|nächster|kommender) woche\b",
     end_of_month=rf"{OPT}ende des monats\b",
@@ -51,6 +73,7 @@ QUALIFIERS = ["idealerweise", "möglichst", "am besten", "wenn möglich", "vorzu
 RULES = compile_rules(LanguageWords(
     code="de",
     tidy=tidy,
+    restate=restate,
     user={
         "next_step": [
             rf"(?:mein |der )?nächster schritt{A_FEW_WORDS}\s*:",
@@ -85,7 +108,7 @@ RULES = compile_rules(LanguageWords(
     clause_words=["aber", "weil", "da", "damit", "sodass"],
     comma_clause_words=[r"z\. ?B\.", "zum Beispiel", *QUALIFIERS],
     trailing=["und", "oder", "dann", "spätestens"],
-    vague=["sie", "es", "mal sehen", "sehen"],
+    vague=["sie", "es", "mal sehen", "sehen", r"(?:das|dies|alles)\s+\w+\W*$"],
     heading_intro=["hier sind", "das sind"],
     heading_owners=["ihre", "deine", "meine", "die"],
     heading_names=["nächsten? schritte", "to-?dos?", "aufgaben"],

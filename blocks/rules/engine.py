@@ -62,6 +62,8 @@ class LanguageRules:
     # A user's sentence saying what they do, in the present, restated as a commitment ("Die Leihräder hole ich
     # am 29. zurück" -> "Ich werde die Leihräder am 29. zurückholen"); taken only when it then has a date to come.
     restate: Callable[[str], str] | None = None
+    # A deadline in words restated as a date ("before the early-bird deadline, i.e."), cut before the date.
+    restated_deadline: re.Pattern[str] | None = None
 
 
 def rx(pattern: str) -> re.Pattern[str]:
@@ -180,6 +182,9 @@ class LanguageWords:
     # How this language's infinitives end ("er|ir|re"): a joiner counts before a lower-case infinitive only.
     infinitive_endings: str = ""
     restate: Callable[[str], str] | None = None  # see `LanguageRules.restate`
+    # A deadline said in words ("before", "prima di") then restated as a date ("i.e.", "cioè").
+    deadline_words: list[str] = field(default_factory=list)
+    restating_words: list[str] = field(default_factory=list)
 
 
 def compile_rules(words: LanguageWords) -> LanguageRules:
@@ -208,4 +213,7 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
             rf",?\s+{alternation(words.step_joiners)}\s*(?-i:(?=[a-zàâçéèêëîïôûù]\w*(?:{words.infinitive_endings})\b))"
         ) if words.step_joiners else None,
         restate=words.restate,
+        restated_deadline=rx(
+            rf"\s+{alternation(words.deadline_words)}\b[^,;]*,\s*{alternation(words.restating_words)}\s*$"
+        ) if words.deadline_words and words.restating_words else None,
     )

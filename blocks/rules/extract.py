@@ -91,7 +91,11 @@ def _candidate(
     found = find_date(action, rules, base)
     if found is not None:
         # "update the cap table on the 3rd, after the grant": the comma went with the date.
-        action = action[: found.start] + " " + re.sub(r"^\s*,", "", action[found.end :])
+        head = action[: found.start]
+        if rules.restated_deadline is not None:
+            # "before the early-bird deadline, i.e. by December 4": the deadline in words is the date.
+            head = rules.restated_deadline.sub("", head)
+        action = head + " " + re.sub(r"^\s*,", "", action[found.end :])
     else:
         # "Tomorrow, I'll call the bank" / "... because she needs it by Friday".
         found = find_date(sentence[prefix_start:prefix_end], rules, base) or (

@@ -731,3 +731,21 @@ def test_french_commitment_in_the_future_tense(speaker, text, expected):
 def test_german_present_tense_with_a_date_to_come_is_a_commitment(speaker, text, expected):
     todos = extract([(speaker, text)], language_code="de")
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # A deadline named in words, then restated as a date ("before the early-bird deadline, i.e. by ..."), is
+        # the date: it leaves the description.
+        ("it", "Poi dovresti iscriverti al congresso prima della scadenza della quota ridotta, cioè entro il 4 "
+               "dicembre.", ("Iscriverti al congresso", "2026-12-04")),
+        ("en", "You should register for the congress before the early-bird deadline, i.e. by December 4.",
+         ("Register for the congress", "2026-12-04")),
+        ("fr", "Vous devriez réserver l'hôtel avant la fin du tarif réduit, c'est-à-dire avant le 4 décembre.",
+         ("Réserver l'hôtel", "2026-12-04")),
+    ],
+)
+def test_a_deadline_restated_as_a_date_leaves_the_description(language, text, expected):
+    todos = extract([("assistant", text)], language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == [expected]

@@ -113,5 +113,7 @@ RULES = compile_rules(LanguageWords(
     heading_owners=["ihre", "deine", "meine", "die"],
     heading_names=["nächsten? schritte", "to-?dos?", "aufgaben"],
     heading_for="für (?:sie|dich|mich)",
+    deadline_words=["vor", "bis"],
+    restating_words=[r"d\. ?h\.", "das heißt", "also"],
     dates=DATES,
 ))

@@ -114,5 +114,7 @@ RULES = compile_rules(LanguageWords(
     heading_owners=["your", "my", "the"],
     heading_names=["next steps?", "action items?", "to-?dos?", "to-?do list"],
     heading_for="for (?:you|me)",
+    deadline_words=["before", "ahead of", "by"],
+    restating_words=[r"i\.e\.", "that is", "namely"],
     dates=DATES,
 ))

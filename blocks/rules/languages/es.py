@@ -91,5 +91,7 @@ RULES = compile_rules(LanguageWords(
     heading_owners=["tus", "sus", "mis", "los"],
     heading_names=["próximos pasos", "siguientes pasos", "tareas", "pendientes"],
     heading_for="para (?:ti|usted|mí)",
+    deadline_words=["antes del?"],
+    restating_words=["es decir", "o sea"],
     dates=DATES,
 ))

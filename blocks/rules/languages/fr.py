@@ -134,7 +134,7 @@ RULES = compile_rules(LanguageWords(
              "il faut que j'"],
     first_person=["je", "j'", "nous", "on", "laissez-moi"],
     clause_words=["mais", "parce que", "parce qu'", "car", "puisque", "pour que", "afin que", "ce qui"],
-    comma_clause_words=["c'est", r"p\. ?ex\.", "par exemple", *QUALIFIERS],
+    comma_clause_words=["c'est(?!-à-dire)", r"p\. ?ex\.", "par exemple", *QUALIFIERS],
     step_joiners=["et à", "et de", "et d'"],
     infinitive_endings="er|ir|re",
     trailing=["et", "ou", "puis", "au plus tard"],
@@ -143,5 +143,7 @@ RULES = compile_rules(LanguageWords(
     heading_owners=["vos", "tes", "mes", "les"],
     heading_names=["prochaines? étapes?", "actions? à mener", "à faire", "todo"],
     heading_for="pour (?:vous|toi|moi)",
+    deadline_words=["avant", "d'ici"],
+    restating_words=["c'est-à-dire", "soit"],
     dates=DATES,
 ))

@@ -95,5 +95,7 @@ RULES = compile_rules(LanguageWords(
     heading_owners=["i tuoi", "i suoi", "i miei", "i"],
     heading_names=["prossimi passi", "passi successivi", "cose da fare", "da fare", "attività"],
     heading_for="per (?:te|lei|me)",
+    deadline_words=[r"prima d\w*", "entro"],
+    restating_words=["cioè", "ossia", "ovvero"],
     dates=DATES,
 ))

@@ -181,6 +181,10 @@ class LanguageWords:
     step_joiners: list[str] = field(default_factory=list)
     # How this language's infinitives end ("er|ir|re"): a joiner counts before a lower-case infinitive only.
     infinitive_endings: str = ""
+    # Where a pronoun object closes a verb's phrase, the conjunction after it opens a second step ("sign it and
+    # pay the fee"): the pronouns and the conjunction.
+    object_pronouns: list[str] = field(default_factory=list)
+    conjunction: str = ""
     restate: Callable[[str], str] | None = None  # see `LanguageRules.restate`
     # A deadline said in words ("before", "prima di") then restated as a date ("i.e.", "cioè").
     deadline_words: list[str] = field(default_factory=list)
@@ -190,6 +194,14 @@ class LanguageWords:
 def compile_rules(words: LanguageWords) -> LanguageRules:
     """The rules the extractor runs, compiled from one language's words."""
     clause_words = alternation(words.clause_words)
+    joins = []
+    if words.step_joiners:
+        joins.append(
+            rf",?\s+{alternation(words.step_joiners)}\s*(?-i:(?=[a-zàâçéèêëîïôûù]\w*(?:{words.infinitive_endings})\b))"
+        )
+    if words.object_pronouns and words.conjunction:
+        after_pronoun = "|".join(rf"(?<=\s{pronoun})" for pronoun in words.object_pronouns)
+        joins.append(rf"(?:{after_pronoun}),?\s+{words.conjunction}(?=\s+(?-i:[a-z]))")
     after_comma = rf"|,\s+{alternation(words.comma_clause_words)}(?!\w)" if words.comma_clause_words else ""
     return LanguageRules(
         code=words.code,
@@ -209,9 +221,7 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
         ),
         dates=date_patterns(words.dates),
         tidy=words.tidy,
-        step_join=rx(
-            rf",?\s+{alternation(words.step_joiners)}\s*(?-i:(?=[a-zàâçéèêëîïôûù]\w*(?:{words.infinitive_endings})\b))"
-        ) if words.step_joiners else None,
+        step_join=rx("|".join(joins)) if joins else None,
         restate=words.restate,
         restated_deadline=rx(
             rf"\s+{alternation(words.deadline_words)}\b[^,;]*,\s*{alternation(words.restating_words)}\s*$"

@@ -749,3 +749,19 @@ def test_german_present_tense_with_a_date_to_come_is_a_commitment(speaker, text,
 def test_a_deadline_restated_as_a_date_leaves_the_description(language, text, expected):
     todos = extract([("assistant", text)], language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A pronoun object closes its verb's phrase: "and" after it opens a second step. "Sign it" alone names
+        # nothing and is dropped; the second step stays.
+        ("I have to sign it and pay the £12 fee by Monday.", [("Pay the £12 fee", "2026-11-30")]),
+        ("I need to print them and laminate the badges.", [("Laminate the badges", "2026-11-24")]),
+        # "and" between two objects still joins them.
+        ("I need to call the bank and the insurer.", [("Call the bank and the insurer", "2026-11-24")]),
+    ],
+)
+def test_english_and_after_a_pronoun_object_opens_a_second_step(text, expected):
+    todos = extract([("user", text)])
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

@@ -116,5 +116,7 @@ RULES = compile_rules(LanguageWords(
     heading_for="for (?:you|me)",
     deadline_words=["before", "ahead of", "by"],
     restating_words=[r"i\.e\.", "that is", "namely"],
+    object_pronouns=["it", "them", "him"],
+    conjunction="and",
     dates=DATES,
 ))

@@ -64,6 +64,8 @@ class LanguageRules:
     restate: Callable[[str], str] | None = None
     # A deadline in words restated as a date ("before the early-bird deadline, i.e."), cut before the date.
     restated_deadline: re.Pattern[str] | None = None
+    # Where a sentence's parts meet: a comma, a semicolon or a connector ("and", "y").
+    part_break: re.Pattern[str] = re.compile(r"[,;]")
 
 
 def rx(pattern: str) -> re.Pattern[str]:
@@ -223,6 +225,7 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
         tidy=words.tidy,
         step_join=rx("|".join(joins)) if joins else None,
         restate=words.restate,
+        part_break=rx(rf"[,;]|\s{alternation(words.trailing)}\s"),
         restated_deadline=rx(
             rf"\s+{alternation(words.deadline_words)}\b[^,;]*,\s*{alternation(words.restating_words)}\s*$"
         ) if words.deadline_words and words.restating_words else None,

@@ -206,6 +206,25 @@ def recaps(words: set[str], steps: list[set[str]]) -> bool:
     return whole >= 2 and words <= set().union(*parts)
 
 
+def dated_mentions(text: str, rules: LanguageRules, base: dt.date) -> Iterator[tuple[set[str], dt.date]]:
+    """The parts of the user's sentences without a step of their own that give a date to come ("Mañana llamo al
+    seguro y el lunes subo a hacer las fotos": two parts), each as its words without the date, and the date."""
+    for sentence in split_sentences(text, rules.code):
+        if sentence.rstrip(" \"'”»)").endswith("?") or rules.triggers["user"].search(sentence):
+            continue
+        for part in rules.part_break.split(sentence):
+            found = find_date(part, rules, base)
+            if found is not None and found.date >= base:
+                yield set(normalize_description(part[: found.start] + " " + part[found.end :], rules.code).split()), found.date
+
+
+def names(words: set[str], step: set[str]) -> int:
+    """How many words a mention shares with a step it names in words of its own ("llamo al seguro" for "avisar
+    al seguro"): half of the mention's words or of the step's at least; 0 when it does not name it."""
+    shared = len(words & step)
+    return shared if shared and 2 * shared >= min(len(words), len(step)) else 0
+
+
 @dataclass
 class Seen:
     words: set[str]
@@ -247,4 +266,11 @@ def extract_todos(context: TodoContext, default_due_in_working_days: int = 1) ->
             }
             seen.append(Seen(words, todo, candidate.due_date is not None))
             todos.append(todo)
+        if speaker == "user":
+            # "Mañana llamo al seguro": a step listed without a date takes the date the user gives it.
+            for words, date in dated_mentions(text, rules, base):
+                undated = [step for step in seen if step.todo is not None and not step.dated]
+                step = max(undated, key=lambda step: names(words, step.words), default=None)
+                if step is not None and step.todo is not None and names(words, step.words):
+                    step.todo["due_date"], step.dated = date.isoformat(), True
     return todos

@@ -631,9 +631,17 @@ def test_a_sentence_naming_next_steps_without_a_colon_is_no_heading():
         ("it", [("user", "Devo preparare il poster."),
                 ("assistant", "Riepilogo: il poster pronto entro venerdì, poi prenotare la sala riunioni.")],
          [("Preparare il poster", "2026-11-27"), ("Prenotare la sala riunioni", "2026-11-24")]),
+        # The user says when they will do steps already listed, in words of their own: each part dates its step.
+        ("es", [("assistant", "Conviene avisar al seguro de la comunidad y hacer fotos de la mancha del techo."),
+                ("user", "Mañana llamo al seguro y el lunes subo con la vecina a hacer las fotos.")],
+         [("Avisar al seguro de la comunidad", "2026-11-24"), ("Hacer fotos de la mancha del techo", "2026-11-30")]),
+        # A dated sentence naming no step dates nothing and adds nothing; a dated step keeps its date.
+        ("en", [("assistant", "You need to renew the parking permit by Friday. You need to book the hall."),
+                ("user", "Tomorrow I have the dentist. On Wednesday the permit office is open.")],
+         [("Renew the parking permit", "2026-11-27"), ("Book the hall", "2026-11-24")]),
     ],
 )
-def test_a_recap_is_read_one_item_per_comma(language, messages, expected):
+def test_a_recap_or_a_dated_mention_dates_earlier_steps(language, messages, expected):
     todos = extract(messages, language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == expected
 
@@ -764,4 +772,23 @@ def test_a_deadline_restated_as_a_date_leaves_the_description(language, text, ex
 )
 def test_english_and_after_a_pronoun_object_opens_a_second_step(text, expected):
     todos = extract([("user", text)])
+    assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # Impersonal obligations addressed to the user are duties, as "tiene que" is.
+        ("es", "Ahora le toca pedir un tercer presupuesto antes del viernes.",
+         [("Pedir un tercer presupuesto", "2026-11-27")]),
+        ("es", "También conviene avisar al seguro de la comunidad y hacer fotos de la mancha del techo.",
+         [("Avisar al seguro de la comunidad", "2026-11-24"), ("Hacer fotos de la mancha del techo", "2026-11-24")]),
+        ("it", "Occorre inviare il modulo firmato all'amministratore.",
+         [("Inviare il modulo firmato all'amministratore", "2026-11-24")]),
+        # "y" between two objects still joins them.
+        ("es", "Hay que comprar pan y queso para el viernes.", [("Comprar pan y queso", "2026-11-27")]),
+    ],
+)
+def test_impersonal_obligations_are_duties(language, text, expected):
+    todos = extract([("assistant", text)], language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == expected

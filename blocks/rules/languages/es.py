@@ -72,6 +72,9 @@ RULES = compile_rules(LanguageWords(
             rf"{ADVERB}(?:tienes|tiene|tendrás|tendrá|vas a tener|va a tener) que",
             rf"{ADVERB}(?:debes|debe|necesitas|necesita)",
             r"hay que",
+            # Impersonal obligations: "le toca pedir ...", "conviene avisar ...".
+            r"(?:te|le|os|les) toca",
+            r"(?:te |le )?conviene",
             r"(?:solo|sólo) (?:te|le) queda",
             r"(?:te|le) queda(?: todavía| aún)? por",
         ],
@@ -93,5 +96,8 @@ RULES = compile_rules(LanguageWords(
     heading_for="para (?:ti|usted|mí)",
     deadline_words=["antes del?"],
     restating_words=["es decir", "o sea"],
+    # "avisar al seguro y hacer fotos": "y" before an infinitive joins two steps.
+    step_joiners=["y"],
+    infinitive_endings="ar|er|ir",
     dates=DATES,
 ))

@@ -75,6 +75,7 @@ RULES = compile_rules(LanguageWords(
             rf"{ADVERB}(?:devi|deve|dovrai|dovrà|dovra)(?: anche)?",
             r"(?:hai|ha) bisogno di",
             r"bisogna",
+            r"occorre",
             r"(?:ti|le) (?:resta|rimane)(?: solo)? da",
         ],
         "suggestion": [

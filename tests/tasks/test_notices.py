@@ -64,3 +64,22 @@ def test_counts_take_the_languages_singular_and_plural() -> None:
         in french.get_content()
     german = document_notice("Ada", "ada@example.com", "a.pdf", ingested=True, pages=2, chunks=1, language="de")
     assert "a.pdf (2 Seiten) ist jetzt in Ihrer Wissensdatenbank: 1 Abschnitt ist durchsuchbar." in german.get_content()
+
+
+def test_the_warnings_tasks_pdf_writes_are_the_ones_told_in_plain_words() -> None:
+    """The notice reads the warning check_coverage writes: a change of its wording must not silently turn the
+    owner's mail into the vague fallback."""
+    from tasks.pdf.coverage import Coverage
+    from tasks.pdf.job import SourceJob
+    from tasks.pdf.steps import check_coverage
+
+    job = SourceJob(source_id=7, collection_id=3, owner_user_id=5, owner_name="Ada", owner_email="ada@example.com",
+                    filename="deck.pdf", object_key="5/uploads/3/deck.pdf")
+    coverage = Coverage(share=0.417, layer_words=1200, chunk_words=500)
+    warning = check_coverage.fn(coverage, job, list(range(3, 17)))
+    assert warning is not None
+    paragraphs = plain_warning(warning)
+    said = ["Only part of its text could be read (about 42%)",
+            "Pages 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 4 more are scanned images"]
+    assert len(paragraphs) == 2 and all(p.startswith(s) for p, s in zip(paragraphs, said, strict=True))
+    assert not any("NIGHTSHIFT_" in p or "source 7" in p for p in paragraphs)

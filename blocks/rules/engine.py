@@ -137,6 +137,10 @@ class DateWords:
     units: dict[str, str]  # first letters of a unit -> day, week or month
     tail: str = ""
     idioms: dict[str, int] = field(default_factory=dict)  # "n unit" -> days: "huit jours" is a week
+    # Weekdays written short ("by Fri", "bis Fr."): where `{wd}` stands for them in `weekday_short`, which
+    # should ask for a preposition, since some are words too ("sat", "sun").
+    weekdays_short: dict[str, int] = field(default_factory=dict)
+    weekday_short: str = ""
 
 
 def date_patterns(words: DateWords) -> tuple[DatePattern, ...]:
@@ -144,6 +148,8 @@ def date_patterns(words: DateWords) -> tuple[DatePattern, ...]:
     resolvers: list[tuple[str, Resolver]] = [
         (words.weekday.replace("{wd}", f"(?P<wd>{alternation(list(words.weekdays))})"),
          weekday_resolver(words.weekdays)),
+        *([(words.weekday_short.replace("{wd}", f"(?P<wd>{alternation(list(words.weekdays_short))})"),
+            weekday_resolver(words.weekdays_short))] if words.weekdays_short else []),
         (words.end_of_next_week, fixed(end_of_next_week)),
         (words.end_of_week, fixed(end_of_week)),
         (words.end_of_month, fixed(end_of_month)),

@@ -146,7 +146,14 @@ def extract_from_sentence(
     candidates = []
     previous_end = 0
     for index, match in enumerate(matches):
-        segment_end = matches[index + 1].start() if index + 1 < len(matches) else len(sentence)
+        segment_end = len(sentence)
+        if index + 1 < len(matches):
+            # "In zwei Wochen muss ich X abgeben, und übermorgen sollte ich Y": what follows the last break before
+            # the next trigger is that step's own lead-in (its date), not the end of this step.
+            segment_end = matches[index + 1].start()
+            breaks = list(rules.part_break.finditer(sentence, match.end(), segment_end))
+            if breaks:
+                segment_end = breaks[-1].start()
         kind: Kind = match.lastgroup  # type: ignore[assignment]
         for start, end in _parts(sentence, match.end(), segment_end, kind, rules.step_join):
             candidate = _candidate(sentence, start, end, previous_end, match.start(), speaker, kind, rules, base)

@@ -792,3 +792,47 @@ def test_english_and_after_a_pronoun_object_opens_a_second_step(text, expected):
 def test_impersonal_obligations_are_duties(language, text, expected):
     todos = extract([("assistant", text)], language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # The date between two steps of one sentence leads the second step in; the first keeps its own.
+        ("de", "In zwei Wochen muss ich die Einverständniserklärung abgeben, und übermorgen sollte ich Frau Keller "
+               "zurückschreiben.",
+         [("Einverständniserklärung abgeben", "2026-12-07"), ("Frau Keller zurückschreiben", "2026-11-25")]),
+        ("en", "I need to renew the parking permit, and on Friday I'll call the landlord.",
+         [("Renew the parking permit", "2026-11-24"), ("Call the landlord", "2026-11-27")]),
+        ("fr", "Je dois appeler la banque, et vendredi je vais envoyer le dossier.",
+         [("Appeler la banque", "2026-11-24"), ("Envoyer le dossier", "2026-11-27")]),
+    ],
+)
+def test_a_date_before_the_next_step_of_a_sentence_is_that_steps(language, text, expected):
+    todos = extract([("user", text)], language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "phrase", "expected"),
+    [
+        ("en", "by Fri", FRIDAY),
+        ("en", "on Wed.", WEDNESDAY),
+        ("en", "next Thurs", dt.date(2026, 11, 26)),
+        ("en", "before Sat", dt.date(2026, 11, 28)),
+        ("de", "bis Fr.", FRIDAY),
+        ("de", "am Mi.", WEDNESDAY),
+    ],
+)
+def test_weekdays_written_short_after_a_preposition(language, phrase, expected):
+    found = find_date(f"Das Formular {phrase} abgeben" if language == "de" else f"Send the form {phrase}",
+                      rules_for(language), MONDAY)
+    assert found is not None and found.date == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [("en", "I sat with the sun behind me."), ("en", "The weather on sun loungers is fine"),
+     ("de", "Ich habe Fr. Keller geschrieben.")],
+)
+def test_short_weekdays_need_their_preposition(language, text):
+    assert find_date(text, rules_for(language), MONDAY) is None

@@ -52,6 +52,8 @@ DATES = DateWords(
     weekdays={"montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5, "sonntag": 6},
     # "am Dienstag, den 29.," and "Montag, 4. Januar": the day of the month in apposition goes with the weekday.
     weekday=rf"{OPT}(?:(?:nächsten|kommenden|diesen)\s+)?{{wd}}\b(?:,?\s+(?:den\s+)?\d{{1,2}}\.(?:\s*{MONTHS})?,?)?",
+    weekdays_short={"mo": 0, "di": 1, "mi": 2, "do": 3, "fr": 4, "sa": 5, "so": 6},
+    weekday_short=r"(?:bis|am|vor|spätestens)\s+{wd}\.",
     end_of_week=rf"{OPT}(?:ende der woche|wochenende)\b",
     end_of_next_week=rf"{OPT}ende (?:der nächsten|der kommenden|nächster|kommender) woche\b",
     end_of_month=rf"{OPT}ende des monats\b",

@@ -27,6 +27,10 @@ DATES = DateWords(
     language="en",
     weekdays={"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6},
     weekday=rf"{OPT}(?:(?:this|next|the coming|coming)\s+)?{{wd}}\b",
+    weekdays_short={"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5,
+                    "sun": 6},
+    # Capitalised, as a name is: "on Sat", not "on sun loungers".
+    weekday_short=rf"(?:{PREP}(?:(?:this|next)\s+)?|(?:this|next)\s+)(?-i:(?=[A-Z])){{wd}}\b\.?",
     end_of_week=rf"{OPT}(?:the\s+)?end of (?:the |this )?(?:working |work )?week\b",
     end_of_next_week=rf"{OPT}(?:the\s+)?end of next week\b",
     end_of_month=rf"{OPT}(?:the\s+)?end of (?:the |this )?month\b",

@@ -87,8 +87,26 @@ class DatePattern:
     resolve: Resolver
 
 
-def weekday_resolver(names: dict[str, int]) -> Resolver:
-    return lambda m, base: next_weekday(base, names[m["wd"].lower()])
+def weekday_resolver(names: dict[str, int], language: str) -> Resolver:
+    """The next such weekday; or, when the day of the month follows it ("Monday the 8th", "lundi 19 avril"),
+    that day, as the date the writer had in view."""
+
+    def resolve(m: re.Match[str], base: dt.date) -> dt.date | None:
+        day = m.groupdict().get("wday")
+        if not day:
+            return next_weekday(base, names[m["wd"].lower()])
+        number = int(re.sub(r"\D", "", day))
+        month = m.groupdict().get("wmonth")
+        if month:
+            return parse_date_phrase(f"{number} {month.lower().rstrip('.')}", language, base)
+        # "Dienstag, den 29." on the 23rd of a month whose 29th is a Sunday: next month's 29th is a Tuesday.
+        first = next_day_of_month(base, number)
+        second = next_day_of_month(first + dt.timedelta(days=1), number) if first is not None else None
+        weekday = names[m["wd"].lower()]
+        agrees = first is not None and first.weekday() == weekday
+        return second if not agrees and second is not None and second.weekday() == weekday else first
+
+    return resolve
 
 
 def day_of_month(m: re.Match[str], base: dt.date) -> dt.date | None:

@@ -141,15 +141,19 @@ class DateWords:
     # should ask for a preposition, since some are words too ("sat", "sun").
     weekdays_short: dict[str, int] = field(default_factory=dict)
     weekday_short: str = ""
+    # The day of the month said after a weekday ("Monday the 8th", "lundi 19 avril"): groups `wday` and,
+    # optional, `wmonth`. That day is the date.
+    weekday_day: str = ""
 
 
 def date_patterns(words: DateWords) -> tuple[DatePattern, ...]:
     """The language's date patterns, tried in this order on ties (see `find_date`)."""
+    day_after = f"(?:{words.weekday_day})?" if words.weekday_day else ""
     resolvers: list[tuple[str, Resolver]] = [
-        (words.weekday.replace("{wd}", f"(?P<wd>{alternation(list(words.weekdays))})"),
-         weekday_resolver(words.weekdays)),
-        *([(words.weekday_short.replace("{wd}", f"(?P<wd>{alternation(list(words.weekdays_short))})"),
-            weekday_resolver(words.weekdays_short))] if words.weekdays_short else []),
+        (words.weekday.replace("{wd}", f"(?P<wd>{alternation(list(words.weekdays))})") + day_after,
+         weekday_resolver(words.weekdays, words.language)),
+        *([(words.weekday_short.replace("{wd}", f"(?P<wd>{alternation(list(words.weekdays_short))})") + day_after,
+            weekday_resolver(words.weekdays_short, words.language))] if words.weekdays_short else []),
         (words.end_of_next_week, fixed(end_of_next_week)),
         (words.end_of_week, fixed(end_of_week)),
         (words.end_of_month, fixed(end_of_month)),

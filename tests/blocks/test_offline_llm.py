@@ -836,3 +836,43 @@ def test_weekdays_written_short_after_a_preposition(language, phrase, expected):
 )
 def test_short_weekdays_need_their_preposition(language, text):
     assert find_date(text, rules_for(language), MONDAY) is None
+
+
+@pytest.mark.parametrize(
+    ("language", "phrase", "expected"),
+    [
+        # The day of the month after a weekday is the date, even weeks away ("lundi 19 avril").
+        ("fr", "le lundi 19 avril", dt.date(2027, 4, 19)),
+        ("fr", "jeudi 10", dt.date(2026, 12, 10)),
+        ("en", "on Wed the 9th", dt.date(2026, 12, 9)),
+        ("en", "on Monday 8 February", dt.date(2027, 2, 8)),
+        ("es", "el martes 15", dt.date(2026, 12, 15)),
+        # A weekday that does not fit the day's next date fits the one after it: that one.
+        ("de", "am Dienstag, den 29.", dt.date(2026, 12, 29)),
+        ("en", "on Friday the 27th", dt.date(2026, 11, 27)),
+        ("it", "lunedì 18 gennaio", dt.date(2027, 1, 18)),
+        # Without a day it stays the next such weekday; a time is no day.
+        ("fr", "lundi à 9 h", dt.date(2026, 11, 30)),
+        ("en", "on Monday 3 people", dt.date(2026, 11, 30)),
+        ("it", "lunedì 10:30", dt.date(2026, 11, 30)),
+    ],
+)
+def test_a_weekday_with_its_day_of_the_month_is_that_day(language, phrase, expected):
+    found = find_date(f"... {phrase} ...", rules_for(language), MONDAY)
+    assert found is not None and found.date == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # What happens otherwise is the reason, not the step.
+        ("fr", "Je dois résilier la box avant vendredi sinon on paie avril pour rien.", "Résilier la box"),
+        ("en", "I need to cancel the old plan, otherwise it renews.", "Cancel the old plan"),
+        ("de", "Ich muss die Kündigung abschicken, sonst verlängert sich der Vertrag.", "Kündigung abschicken"),
+        ("es", "Tengo que pagar la multa, si no me la duplican.", "Pagar la multa"),
+        ("it", "Devo rinnovare l'abbonamento, altrimenti scade.", "Rinnovare l'abbonamento"),
+    ],
+)
+def test_what_happens_otherwise_ends_the_step(language, text, expected):
+    todos = extract([("user", text)], language_code=language)
+    assert [t["description"] for t in todos] == [expected]

@@ -31,6 +31,8 @@ DATES = DateWords(
                     "sun": 6},
     # Capitalised, as a name is: "on Sat", not "on sun loungers".
     weekday_short=rf"(?:{PREP}(?:(?:this|next)\s+)?|(?:this|next)\s+)(?-i:(?=[A-Z])){{wd}}\b\.?",
+    weekday_day=rf",?\s+(?:the\s+)?(?P<wday>\d{{1,2}})(?:(?:st|nd|rd|th)\b|(?=\s+(?:of\s+)?{MONTHS}))"
+                rf"(?:\s+(?:of\s+)?(?P<wmonth>{MONTHS}))?",
     end_of_week=rf"{OPT}(?:the\s+)?end of (?:the |this )?(?:working |work )?week\b",
     end_of_next_week=rf"{OPT}(?:the\s+)?end of next week\b",
     end_of_month=rf"{OPT}(?:the\s+)?end of (?:the |this )?month\b",
@@ -108,7 +110,7 @@ RULES = compile_rules(LanguageWords(
     leading=["to", "go ahead and", "try to", "remember to", "(?:don't|not) forget to", "make sure (?:to|that I|I)",
              "I(?:'ll| will) (?:need|have) to", "I(?:'ll| will)", "I (?:need to|have to|must|should)"],
     first_person=["I", "we", "let me", "let's", "let us"],
-    clause_words=["but", "because", "since", "unless", "so that", "so I can", "which"],
+    clause_words=["but", "because", "since", "unless", "so that", "so I can", "which", "otherwise", "or else"],
     comma_clause_words=[r"e\.g\.", "for example", "for instance", *QUALIFIERS],
     trailing=["and", "or", "then", "at the latest"],
     vague=["be", "you", "it", "do (?:it|that|this)", "think about it", "see (?:if|what|how|whether)", "let you know",

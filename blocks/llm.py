@@ -46,6 +46,10 @@ class LLM(Block):
         """
         raise NotImplementedError
 
+    def extractor_name(self) -> str:
+        """How the extraction report names this extractor."""
+        return self._block_type_name
+
     def propose_reschedule(self, context: RescheduleContext) -> dict[str, Any]:
         """Return {"reschedule_date": ISO date, "justification": text}; the caller validates the date."""
         raise NotImplementedError
@@ -93,6 +97,9 @@ class OpenAICompatibleLLM(LLM):
     max_json_retries: int = Field(default=2, ge=0, description="Re-asks after bad JSON.")
     retry_backoff_seconds: float = Field(default=1.0, ge=0, description="Base of the exponential backoff.")
     extra_headers: dict[str, str] = Field(default_factory=dict, description="Sent with every request.")
+
+    def extractor_name(self) -> str:
+        return f"language model {self.model}"
 
     def chat_json(self, system: str, user: str) -> dict[str, Any]:
         """Ask the model and return its answer as a JSON object; raise LLMError when it cannot."""

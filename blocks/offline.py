@@ -15,6 +15,15 @@ from blocks.llm import LLM
 from blocks.llm_types import DailyEmailContext, RescheduleContext, TodoContext
 from blocks.rules import boilerplate, extract, mail_writer, reschedule
 
+OFFLINE_EXTRACTOR = "offline rules"
+# What the extraction report tells operators when the offline rules read the executions.
+OFFLINE_CAVEAT = (
+    "The offline rules find the steps stated with one of their phrases (\"I need to\", \"Next steps:\", "
+    "\"N'oubliez pas de\", \"Tengo que\"). Steps said otherwise (a bare imperative, \"el seguro lo contrato el "
+    "lunes\") are not found, and in free-form conversations that is most of them (README, Todo extraction). "
+    "Configure a language model block where the todos matter."
+)
+
 
 class OfflineLLM(LLM):
     """Deterministic, rule-based todo extraction in English, French, German, Spanish and Italian, no model."""
@@ -32,6 +41,9 @@ class OfflineLLM(LLM):
 
     def extract_todos(self, context: TodoContext) -> list[dict[str, Any]]:
         return extract.extract_todos(context, self.default_due_in_working_days)
+
+    def extractor_name(self) -> str:
+        return OFFLINE_EXTRACTOR
 
     def relevant_chunks(self, title: str, chunks: list[str]) -> list[bool]:
         """Heuristic boilerplate filter: short chunks of site chrome and menu-like link lists are dropped."""

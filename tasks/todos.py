@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from blocks.llm import LLM
 from blocks.llm_types import ChatMessage, TodoContext, UnsupportedLanguage
+from blocks.offline import OFFLINE_CAVEAT, OFFLINE_EXTRACTOR
 from blocks.profile import load_profile
 from blocks.rules.text import normalize_description
 from store import executions, extraction, todos
@@ -78,6 +79,7 @@ class ExtractionOutcome(BaseModel):
     duplicates: int = 0
     skipped: list[SkippedItem] = Field(default_factory=list)
     error: str | None = None
+    extractor: str | None = None  # LLM.extractor_name() of the block that read the execution
 
 
 def validate_items(raw_items: Any) -> tuple[list[TodoItem], list[SkippedItem]]:
@@ -138,7 +140,7 @@ def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> Extra
         with db.session() as session:
             extraction.claim_extraction(session, task_execution_id, version_id, now)
         return ExtractionOutcome(task_execution_id=task_execution_id, status="unsupported-language",
-                                 version_id=version_id, error=str(exc))
+                                 version_id=version_id, error=str(exc), extractor=llm.extractor_name())
     for bad in skipped:
         logger.warning("execution %s: skipped todo item %r: %s", task_execution_id, bad.item, bad.reason)
 
@@ -175,6 +177,7 @@ def extract_one(db: Any, llm: LLM, task_execution_id: int, force: bool) -> Extra
         saved=saved,
         duplicates=len(new) - len(unique) + len(rows) - len(inserted),
         skipped=skipped,
+        extractor=llm.extractor_name(),
     )
 
 
@@ -241,8 +244,13 @@ def report_markdown(outcomes: list[ExtractionOutcome]) -> str:
         f"{sum(o.status == 'already-extracted' for o in outcomes)} already extracted, "
         f"{len(unsupported)} in a language without offline rules)",
         f"- todos saved: {saved}; items skipped: {skipped}; duplicates ignored: {sum(o.duplicates for o in outcomes)}",
-        "",
     ]
+    extractors = sorted({o.extractor for o in outcomes if o.extractor})
+    if extractors:
+        lines.append(f"- extractor: {', '.join(extractors)}")
+    lines.append("")
+    if OFFLINE_EXTRACTOR in extractors:
+        lines += [f"> {OFFLINE_CAVEAT}", ""]
     if unsupported:
         lines += ["## Not extracted: no rules for the language", "",
                   "Configure a language model in the profile (or add rules), then extract these again with "

@@ -54,6 +54,8 @@ def test_extract_todos_saves_the_next_steps_with_dates_and_run_id(profile) -> No
     assert by_description[next(d for d in descriptions if d.startswith("Call"))].weekday() == 1  # next Tuesday
     report = _artifact(f"todos-execution-{execution}")
     assert "Publish the job ad on LinkedIn" in report and "todos saved: 2" in report
+    # The operator reads which extractor ran and, for the offline rules, what they cannot find.
+    assert "- extractor: offline rules" in report and "Steps said otherwise" in report
 
 
 def test_rerun_and_forced_rerun_add_no_todo(profile) -> None:  # type: ignore[no-untyped-def]
@@ -174,6 +176,7 @@ def test_llm_items_with_bad_fields_are_skipped_and_the_rest_saved(llm_profile, c
     assert {d for d, _, _ in _todos(llm_profile)} == {t.description for t in outcome.saved}
     report = _artifact(f"todos-execution-{execution}")
     assert "next blursday" in report and "## Skipped items" in report
+    assert "- extractor: language model test-model" in report and "Steps said otherwise" not in report
 
 
 def test_sweep_keeps_the_others_when_one_execution_fails(llm_profile, chat_server) -> None:  # type: ignore[no-untyped-def]

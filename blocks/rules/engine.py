@@ -66,6 +66,9 @@ class LanguageRules:
     restated_deadline: re.Pattern[str] | None = None
     # Where a sentence's parts meet: a comma, a semicolon or a connector ("and", "y").
     part_break: re.Pattern[str] = re.compile(r"[,;]")
+    # An assistant's sentence that opens with a verb telling the user what to do ("Avisa a tu banco",
+    # "Export every mailbox", "Schicken Sie die Mängelanzeige"); None: the language has no such pattern.
+    imperative: re.Pattern[str] | None = None
 
 
 def rx(pattern: str) -> re.Pattern[str]:
@@ -201,6 +204,10 @@ class LanguageWords:
     # A deadline said in words ("before", "prima di") then restated as a date ("i.e.", "cioè").
     deadline_words: list[str] = field(default_factory=list)
     restating_words: list[str] = field(default_factory=list)
+    # A verb in the imperative at a sentence's start, as a regex source (see `LanguageRules.imperative`); and the
+    # words that start a sentence so without telling a step ("Let me", "Mira", "Keep in mind").
+    imperative: str = ""
+    not_imperative: list[str] = field(default_factory=list)
 
 
 def compile_rules(words: LanguageWords) -> LanguageRules:
@@ -236,6 +243,11 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
         step_join=rx("|".join(joins)) if joins else None,
         restate=words.restate,
         part_break=rx(rf"[,;]|\s{alternation(words.trailing)}\s"),
+        imperative=rx(
+            rf"^(?:{alternation(words.filler)}\b[,:]?\s+)?"
+            + (rf"(?!{alternation(words.not_imperative)}(?!\w))" if words.not_imperative else "")
+            + rf"(?:{words.imperative})"
+        ) if words.imperative else None,
         restated_deadline=rx(
             rf"\s+{alternation(words.deadline_words)}\b[^,;]*,\s*{alternation(words.restating_words)}\s*$"
         ) if words.deadline_words and words.restating_words else None,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from blocks.rules.dates import add_working_days
@@ -113,6 +113,7 @@ def _candidate(
 
 
 PART_SEPARATORS = {"next_step": ";", "recap": ";,"}
+IMPERATIVE_END = re.compile(r"\s*(?:[,:;]|\s[—–-]\s)")
 
 
 def _parts(
@@ -136,6 +137,17 @@ def extract_from_sentence(
     if sentence.rstrip(" \"'”»)").endswith("?"):
         return []
     matches = list(rules.triggers[speaker].finditer(sentence))
+    if not matches and speaker == "assistant" and rules.imperative is not None and rules.imperative.match(sentence):
+        # "Avisa a tu banco de que vas a usar la tarjeta": the sentence is the step, in the words it was said,
+        # up to its first comma or colon: what follows says why or how ("Contrátalo cuanto antes, así ...").
+        end = cut.start() if (cut := IMPERATIVE_END.search(sentence)) else len(sentence)
+        candidate = _candidate(sentence, 0, end, 0, 0, speaker, "next_step", rules, base)
+        if candidate is not None and candidate.due_date is None:
+            # "Ask Tom for the figures, by Friday at the latest": the date went with the comma.
+            found = find_date(sentence[end:], rules, base)
+            if found is not None and found.date >= base:
+                candidate = replace(candidate, due_date=found.date)
+        return [candidate] if candidate is not None else []
     if not matches and speaker == "user" and rules.restate is not None:
         # What the user says they do on a date to come is a commitment ("Wechselkleidung kaufe ich morgen").
         restated = rules.restate(sentence)

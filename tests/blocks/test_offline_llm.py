@@ -876,3 +876,41 @@ def test_a_weekday_with_its_day_of_the_month_is_that_day(language, phrase, expec
 def test_what_happens_otherwise_ends_the_step(language, text, expected):
     todos = extract([("user", text)], language_code=language)
     assert [t["description"] for t in todos] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # An assistant's sentence opening with a verb that tells the user what to do is a step, in its own words,
+        # up to its first comma or colon (what follows says why or how).
+        ("es", "Avisa a tu banco de que vas a usar la tarjeta en Argentina.",
+         [("Avisa a tu banco de que vas a usar la tarjeta en Argentina", "2026-11-24")]),
+        ("es", "Contrátalo cuanto antes, así también te cubre si hay cancelaciones.",
+         [("Contrátalo cuanto antes", "2026-11-24")]),
+        ("en", "Shut off the supply valves under the sink, then open the faucet to drain the pressure.",
+         [("Shut off the supply valves under the sink", "2026-11-24")]),
+        ("en", "Check your packaging: count your boxes against the orders.", [("Check your packaging", "2026-11-24")]),
+        ("en", "Email your advisor about the figures, ideally by Friday.",
+         [("Email your advisor about the figures", "2026-11-27")]),
+        ("fr", "Prévenez votre banque avant le départ.", [("Prévenez votre banque avant le départ", "2026-11-24")]),
+        ("it", "Chiedi subito a Marco i costi dell'hosting: è l'unica cosa che dipende da lui.",
+         [("Chiedi subito a Marco i costi dell'hosting", "2026-11-24")]),
+        ("de", "Schicken Sie die Mängelanzeige per Mail an die Hausverwaltung.",
+         [("Schicken Sie die Mängelanzeige per Mail an die Hausverwaltung", "2026-11-24")]),
+        # Not a step: a remark, a fact, a question, the user's own imperative (an order to the assistant).
+        ("en", "Let me know how it goes.", []),
+        ("en", "Most of the forms are online.", []),
+        ("es", "La sanidad pública atiende a extranjeros.", []),
+        ("es", "Suele abrirse 24 horas antes del vuelo.", []),
+        ("it", "Conviene una casa con cucina?", []),
+        ("fr", "Entre le 3 et le 5, tout est complet.", []),
+        ("de", "Haben Sie die Unterlagen schon?", []),
+    ],
+)
+def test_an_assistants_imperative_is_a_step(language, text, expected):
+    todos = extract([("assistant", text)], language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+def test_a_users_imperative_is_an_order_to_the_assistant():
+    assert extract([("user", "Draft the agenda for Thursday's all-hands.")]) == []

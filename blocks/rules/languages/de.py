@@ -111,6 +111,12 @@ RULES = compile_rules(LanguageWords(
     clause_words=["aber", "weil", "da", "damit", "sodass", "sonst", "ansonsten", "andernfalls"],
     comma_clause_words=[r"z\. ?B\.", "zum Beispiel", *QUALIFIERS],
     trailing=["und", "oder", "dann", "spätestens"],
+    # Sie's imperative, or du's for the verbs a to-do starts with ("Schicken Sie die Mängelanzeige", "Ruf die AOK an").
+    imperative=r"(?:\w+en(?=\s+Sie\b)|(?:mach|schreib|ruf|schick|buch|bestell|kauf|meld|frag|nimm|gib|such|notier"
+               r"|beantrag|kümmer|klär|prüf|füll|leg|vergiss|druck|unterschreib|überweis|reservier|besorg|hol"
+               r"|bring|sag|plan|erledig|fang)e?\b(?!\s+(?:ich|wir|du|er|sie|es)\b))",
+    not_imperative=["haben", "sind", "können", "müssen", "sollten", "werden", "wollen", "dürfen", "möchten",
+                    "würden", "wären", "hätten"],
     vague=["sie", "es", "mal sehen", "sehen", r"(?:das|dies|alles)\s+\w+\W*$"],
     heading_intro=["hier sind", "das sind"],
     heading_owners=["ihre", "deine", "meine", "die"],

@@ -122,6 +122,23 @@ RULES = compile_rules(LanguageWords(
     heading_for="for (?:you|me)",
     deadline_words=["before", "ahead of", "by"],
     restating_words=[r"i\.e\.", "that is", "namely"],
+    # A verb first, then its object's determiner or a particle ("Export every mailbox", "Turn off the water").
+    imperative=r"[a-z]+(?=\s+(?:the|a|an|your|my|our|their|his|her|it|them|this|that|these|those|some|any|both"
+               r"|every|each|everything|off|up|out|down|back|over|ahead)\b)",
+    not_imperative=[
+        "I", "you", "we", "they", "he", "she", "it", "this", "that", "these", "those", "there", "here", "the", "a",
+        "an", "my", "your", "our", "their", "his", "her", "its", "if", "when", "once", "after", "before", "since",
+        "as", "so", "but", "and", "or", "then", "also", "just", "all", "both", "each", "every", "some", "any",
+        "what", "which", "who", "how", "why", "where", "is", "are", "was", "were", "be", "been", "do", "does", "did",
+        "have", "has", "had", "can", "could", "will", "would", "should", "must", "may", "might", "let", "keep",
+        "note", "see", "feel", "thanks", "thank", "enjoy", "good", "great", "nice", "perfect", "sure", "yes", "no",
+        "ok", "okay", "glad", "sorry", "happy", "hope", "most", "many", "much", "half", "one", "for", "with", "in",
+        "on", "at", "by", "from", "about", "of", "to", "into", "during", "until", "without", "given", "like",
+        "because", "while", "though", "although", "even", "only", "not", "never", "always", "usually", "often",
+        "sounds", "looks", "seems", "makes", "takes", "gets", "means", "imagine", "wow", "hey", "hi", "hello",
+        "welcome", "congrats", "congratulations", "cheers", "both", "either", "neither", "such", "bring it on",
+        "take care", "good luck", "fingers crossed", "mind",
+    ],
     object_pronouns=["it", "them", "him"],
     conjunction="and",
     dates=DATES,

@@ -90,6 +90,20 @@ RULES = compile_rules(LanguageWords(
     clause_words=["pero", "porque", "ya que", "para que", "aunque", "lo que", "si no", "o si no", "de lo contrario"],
     comma_clause_words=[r"p\. ?ej\.", "por ejemplo", *QUALIFIERS],
     trailing=["y", "o", "luego", "como muy tarde"],
+    # Tú's or usted's imperative, clitics and all ("Avisa a tu banco", "Contrátalo cuanto antes", "Pide hoy").
+    imperative=r"(?:[a-záéíóúñ]*[áéíó][a-záéíóúñ]*(?:lo|la|los|las|le|les|me|te|se|nos)(?!\w)"
+               r"|[a-záéíóúñ]+[ae](?=\s+(?:el|la|los|las|un|una|unos|unas|tu|tus|su|sus|a|al|hoy|ya|cuanto|ahora"
+               r"|también|primero)(?!\w)))",
+    not_imperative=["para", "hasta", "desde", "entre", "sobre", "cada", "esta", "este", "ese", "esa", "una", "otra",
+                    "toda", "nada", "mucha", "poca", "alguna", "ninguna", "como", "donde", "mientras", "ante", "bajo",
+                    "contra", "que", "porque", "aunque", "siempre", "bueno", "claro", "vale", "genial", "perfecto",
+                    "hola", "gracias", "la", "le", "se", "me", "te", "de", "en", "ya", "mira", "oye", "tiene",
+                    "hace", "parece", "queda", "falta", "sale", "cuesta", "existe", "depende", "importa", "basta",
+                    "ocurre", "pasa", "llega", "empieza", "suele", "puede", "debe", "quiere", "sabe", "viene", "va",
+                    "está", "es", "era", "fue", "sea", "hay", "ahora", "entonces", "luego", "después", "también",
+                    "pues", "encima", "fuera", "dentro", "cerca", "lejos", "tarde", "noche", "mañana", "semana",
+                    "empresa", "persona", "idea", "cosa", "parte", "manera", "forma", "vida", "casa", "caso",
+                    "cuenta", "gente", "madre", "padre", "clase", "base", "tarde", "frase", "lo", "la"],
     vague=["bien", "ver", "pensarlo", "ser", "estar", "decir", "intentar(?:lo)?"],
     heading_intro=["aquí tienes", "aquí tiene", "aquí van", "estos son"],
     heading_owners=["tus", "sus", "mis", "los"],

@@ -139,6 +139,14 @@ RULES = compile_rules(LanguageWords(
     step_joiners=["et à", "et de", "et d'"],
     infinitive_endings="er|ir|re",
     trailing=["et", "ou", "puis", "au plus tard"],
+    # Vous's imperative or an infinitive, then its object ("Prévenez votre banque", "Résilier le contrat").
+    imperative=r"[a-zàâçéèêëîïôûù]+(?:ez|er|ir|re)(?=\s+(?:le|la|les|l'|un|une|des|du|votre|vos|ton|ta|tes|ce|cette"
+               r"|ces|leur|leurs|à|au|aux|en|d'abord|dès|bien)(?!\w))",
+    not_imperative=["entre", "contre", "notre", "votre", "autre", "pour", "sur", "par", "chez", "avez", "êtes",
+                    "pouvez", "devez", "voulez", "savez", "allez", "assez", "chez", "hier", "premier", "dernier",
+                    "cher", "mer", "fer", "hiver", "super", "lire", "dire", "rire", "faire attention", "être",
+                    "ordre", "lettre", "titre", "centre", "livre", "libre", "offre", "chiffre", "membre", "nombre",
+                    "montre", "semestre", "trimestre", "fenêtre", "filtre", "ministre", "mètre"],
     vague=["bien", "mieux", "voir", "y réfléchir", "être", "vous", "tu", "te", "dire", "avouer", "essayer"],
     heading_intro=["voici", "voilà", "ce sont"],
     heading_owners=["vos", "tes", "mes", "les"],

@@ -19,9 +19,10 @@ OFFLINE_EXTRACTOR = "offline rules"
 # What the extraction report tells operators when the offline rules read the executions.
 OFFLINE_CAVEAT = (
     "The offline rules find the steps stated with one of their phrases (\"I need to\", \"Next steps:\", "
-    "\"N'oubliez pas de\", \"Tengo que\"). Steps said otherwise (a bare imperative, \"el seguro lo contrato el "
-    "lunes\") are not found, and in free-form conversations that is most of them (README, Todo extraction). "
-    "Configure a language model block where the todos matter."
+    "\"N'oubliez pas de\", \"Tengo que\") and the assistant's imperatives, taken up by the user or not. Steps "
+    "said otherwise (a plan told in passing, \"el seguro lo contrato el lunes\") are not found, and in free-form "
+    "conversations that is most of them (README, Todo extraction). Configure a language model block where the "
+    "todos matter."
 )
 
 

@@ -9,6 +9,7 @@ owner's language (tasks/emails/notice_words.py), English when it has none of the
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formataddr
 
@@ -30,9 +31,7 @@ FAILURES: list[tuple[re.Pattern[str], str]] = [
         (r"corrupt", "corrupt"),
     )
 ]
-# The warnings of tasks/pdf (check_coverage): a share of the text layer, and pages nobody read.
-_PARTLY_READ = re.compile(r"only (\d+(?:\.\d+)?)% of the PDF's text layer")
-_UNREAD_PAGES = re.compile(r"page\(s\) have no text layer and were not read[^:]*: ([\d, ]*\d)(?: and (\d+) more)?")
+PAGES_SHOWN = 10  # unread pages named in the mail; the others are counted
 LANGUAGES = tuple(WORDS)
 ON_OUR_SIDE = str(WORDS["en"]["on_our_side"])
 
@@ -54,24 +53,30 @@ def plain_failure(error: str | None, language: str | None = None) -> str:
     return say(notice_language(language), kind)
 
 
-def plain_warning(warning: str, language: str | None = None) -> list[str]:
-    """What an ingestion's warning means for the user, one paragraph per cause, with what they can do."""
+def plain_warning(share_read: float | None = None, unread_pages: Sequence[int] = (),
+                  language: str | None = None) -> list[str]:
+    """What an ingestion's warning means for the user, one paragraph per cause, with what they can do: the
+    share of the text read when under the minimum, the scanned pages nobody read; a warning of another
+    cause, in general words."""
     lang, paragraphs = notice_language(language), []
-    if partly := _PARTLY_READ.search(warning):
-        paragraphs.append(say(lang, "partly_read", share=round(float(partly.group(1)))))
-    if unread := _UNREAD_PAGES.search(warning):
-        pages = [page.strip() for page in unread.group(1).split(",") if page.strip()]
-        listed = ", ".join(pages)
-        if unread.group(2):
-            listed += " " + say(lang, "and_more", int(unread.group(2)))
-        paragraphs.append(say(lang, "unread_pages", len(pages) + int(unread.group(2) or 0), pages=listed))
+    if share_read is not None:
+        paragraphs.append(say(lang, "partly_read", share=round(share_read * 100)))
+    if unread_pages:
+        listed = ", ".join(map(str, unread_pages[:PAGES_SHOWN]))
+        if len(unread_pages) > PAGES_SHOWN:
+            listed += " " + say(lang, "and_more", len(unread_pages) - PAGES_SHOWN)
+        paragraphs.append(say(lang, "unread_pages", len(unread_pages), pages=listed))
     return paragraphs or [say(lang, "other_warning")]
 
 
 def document_notice(owner_name: str, owner_email: str, filename: str, *, ingested: bool, pages: int = 0,
                     chunks: int = 0, error: str | None = None, warning: str | None = None,
+                    share_read: float | None = None, unread_pages: Sequence[int] = (),
                     language: str | None = None) -> EmailMessage:
-    """The mail telling the owner that a document is ready to search, or why it is not and what to do."""
+    """The mail telling the owner that a document is ready to search, or why it is not and what to do.
+
+    `warning` is the operators' text, never shown; `share_read` and `unread_pages` are what the mail tells of it.
+    """
     lang = notice_language(language)
     message = EmailMessage()
     message["To"] = formataddr((owner_name, owner_email))
@@ -81,7 +86,7 @@ def document_notice(owner_name: str, owner_email: str, filename: str, *, ingeste
         message["Subject"] = say(lang, "warned_subject" if warning else "ready_subject", filename=filename)
         paragraphs.append(say(lang, "ready", filename=filename, pages=say(lang, "pages", pages),
                               passages=say(lang, "passages", chunks)))
-        paragraphs += plain_warning(warning, language) if warning else []
+        paragraphs += plain_warning(share_read, unread_pages, language) if warning else []
     else:
         message["Subject"] = say(lang, "failed_subject", filename=filename)
         paragraphs += [say(lang, "failed", filename=filename), plain_failure(error, language)]

@@ -20,6 +20,15 @@ class SourceJob(BaseModel):
     object_key: str
 
 
+class CoverageWarning(BaseModel):
+    """What check_coverage found: its text for the operators and the run's report, and the facts the owner's
+    mail tells in plain words."""
+
+    text: str
+    share_read: float | None = None  # the share of the text layer read, when under the minimum
+    unread_pages: list[int] = []  # scanned pages nobody read (no OCR on the worker, or over its limit)
+
+
 class PdfOutcome(BaseModel):
     """The report of one ingestion."""
 
@@ -40,4 +49,6 @@ class PdfOutcome(BaseModel):
     ocr_seconds: float = 0.0
     artefacts: dict[str, int] = {}
     warning: str | None = None
+    share_read: float | None = None  # CoverageWarning's facts, for the owner's mail
+    unread_pages: list[int] = []
     error: str | None = None

@@ -18,7 +18,8 @@ def outcome_message(job: SourceJob, outcome: PdfOutcome) -> EmailMessage:
     warning's settings go to the operators and the run's report)."""
     return document_notice(job.owner_name, job.owner_email, job.filename, ingested=outcome.status == "ingested",
                            pages=outcome.pages, chunks=outcome.chunks, error=outcome.error,
-                           warning=outcome.warning, language=job.owner_language)
+                           warning=outcome.warning, share_read=outcome.share_read,
+                           unread_pages=outcome.unread_pages, language=job.owner_language)
 
 
 def report_markdown(outcome: PdfOutcome, seconds: float) -> str:

@@ -20,7 +20,7 @@ from tasks.fanout import side_by_side
 from tasks.pdf.chunk import PdfChunk, element_kinds, in_page_order
 from tasks.pdf.coverage import Coverage
 from tasks.pdf.document import page_batches
-from tasks.pdf.job import PdfOutcome, SourceJob
+from tasks.pdf.job import CoverageWarning, PdfOutcome, SourceJob
 from tasks.pdf.partition import PagesPartition
 from tasks.pdf.processes import close_partition_processes
 from tasks.pdf.report import elapsed, short_error
@@ -136,8 +136,10 @@ class PdfRun:
         self.outcome.artefacts = coverage.artefacts
         return coverage
 
-    def warned(self, warning: str | None) -> None:
-        self.outcome.warning = warning
+    def warned(self, warning: CoverageWarning | None) -> None:
+        if warning is not None:
+            self.outcome.warning = warning.text
+            self.outcome.share_read, self.outcome.unread_pages = warning.share_read, warning.unread_pages
 
     def saved(self, saved: dict[str, int]) -> None:
         self.outcome.images, self.outcome.tables = saved["images"], saved["tables"]

@@ -18,7 +18,7 @@ from store import sources
 from tasks.pdf.chunk import PdfChunk, chunk_elements, chunk_id, table_files
 from tasks.pdf.coverage import Coverage, measure, page_texts
 from tasks.pdf.document import PdfLimitExceeded, PdfRejected, count_pages, open_pdf, scanned_pages
-from tasks.pdf.job import PdfOutcome, SourceJob
+from tasks.pdf.job import CoverageWarning, PdfOutcome, SourceJob
 from tasks.pdf.ocr import OcrUnavailable, read_page
 from tasks.pdf.partition import (
     PagesPartition,
@@ -188,12 +188,13 @@ def measure_coverage(data: bytes, chunks: list[PdfChunk], job: SourceJob) -> Cov
 
 
 @task(name="check-coverage", cache_policy=NO_CACHE)
-def check_coverage(coverage: Coverage, job: SourceJob, unread_pages: list[int]) -> str | None:
+def check_coverage(coverage: Coverage, job: SourceJob, unread_pages: list[int]) -> CoverageWarning | None:
     """A warning when chunks hold less of the text layer than NIGHTSHIFT_PDF_MIN_COVERAGE; PdfRejected instead
     when NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE=fail. Scanned pages OCR did not read are named either way."""
     settings = PdfFidelity()
     notes = []
-    if coverage.share is not None and coverage.share < settings.min_coverage:
+    low = coverage.share is not None and coverage.share < settings.min_coverage
+    if low:
         notes.append(f"only {coverage.share:.1%} of the PDF's text layer reached the searchable passages "
                      f"(minimum {settings.min_coverage:.0%}, NIGHTSHIFT_PDF_MIN_COVERAGE): some text cannot be found")
     if unread_pages:
@@ -202,10 +203,10 @@ def check_coverage(coverage: Coverage, job: SourceJob, unread_pages: list[int]) 
     if not notes:
         return None
     warning = f"source {job.source_id}: " + "; ".join(notes)
-    if settings.below_min_coverage == "fail" and coverage.share is not None and coverage.share < settings.min_coverage:
+    if settings.below_min_coverage == "fail" and low:
         raise PdfRejected(warning + " (NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE=fail)")
     run_logger().warning(warning)
-    return warning
+    return CoverageWarning(text=warning, share_read=coverage.share if low else None, unread_pages=unread_pages)
 
 
 def page_list(pages: list[int], shown: int = 10) -> str:

@@ -332,7 +332,10 @@ def test_scanned_pages_beyond_the_ocr_limit_are_a_warning_the_owner_sees(profile
     source = _source(profile, source_id)
     assert source.status == "ingested" and source.warning == outcome.warning
     [mail] = [m for m in _mails(profile) if "mixed.pdf" in m["Subject"]]
-    assert "with a warning" in mail["Subject"] and "no text layer" in mail.get_payload(decode=True).decode()
+    assert outcome.unread_pages == [3] and outcome.share_read is None
+    body = mail.get_payload(decode=True).decode()
+    assert "with a warning" in mail["Subject"] and "Page 3 is a scanned image" in body
+    assert "NIGHTSHIFT_" not in body and "source " not in body  # the operators' words stay theirs
     assert "**Warning:**" in str(Artifact.get(f"pdf-source-{source_id}").data)
 
 
@@ -345,6 +348,7 @@ def test_coverage_under_the_minimum_warns_or_fails_by_setting(profile, monkeypat
     warned = ingest_pdf(collection_id, source_id)
     assert warned.status == "ingested" and warned.coverage is not None and warned.coverage < 0.999
     assert warned.warning and "NIGHTSHIFT_PDF_MIN_COVERAGE" in warned.warning
+    assert warned.share_read == warned.coverage and warned.unread_pages == []
     assert _source(profile, source_id).warning == warned.warning
 
     monkeypatch.setenv("NIGHTSHIFT_PDF_BELOW_MIN_COVERAGE", "fail")

@@ -57,6 +57,8 @@ WARNING = ("source 7: only 41.7% of the PDF's text layer reached the searchable 
            "NIGHTSHIFT_PDF_MIN_COVERAGE): some text cannot be found; 12 page(s) have no text layer and were not "
            "read (scanned; over NIGHTSHIFT_PDF_OCR_MAX_PAGES or no OCR on this worker): 3, 4, 5, 6, 7, 8, 9, 10, "
            "11, 12 and 2 more")
+# What check_coverage hands the mail of that warning (tasks.pdf.job.CoverageWarning).
+WARNED = {"share_read": 0.417, "unread_pages": list(range(3, 15))}
 
 
 @dataclass
@@ -224,7 +226,7 @@ def test_a_failed_document_is_told_in_plain_words_in_the_owners_language(
 def test_a_ready_document_is_told_in_the_owners_language(
         deliver: Callable[[Message], Delivered], language: str, warning: str | None) -> None:
     message = document_notice(NAMES[language], "owner@example.com", "deck.pdf", ingested=True, pages=12, chunks=1,
-                              warning=warning, language=language)
+                              warning=warning, language=language, **(WARNED if warning else {}))  # type: ignore[arg-type]
     mail = deliver(message)
     assert_complete(mail)
     assert_plain(mail)
@@ -256,7 +258,8 @@ def _job(language: str = "en") -> SourceJob:
 def _pdf_mail(job: SourceJob, status: str, error: str | None = None, warning: str | None = None) -> Message:
     """What tasks.pdf.steps.email_owner hands to the mailer."""
 
-    outcome = PdfOutcome(source_id=7, status=status, strategy="fast", pages=12, chunks=40, error=error, warning=warning)  # type: ignore[arg-type]
+    outcome = PdfOutcome(source_id=7, status=status, strategy="fast", pages=12, chunks=40, error=error,  # type: ignore[arg-type]
+                         warning=warning, **(WARNED if warning else {}))
     return outcome_message(job, outcome)
 
 
@@ -279,6 +282,7 @@ def test_the_pdf_ingestion_mail_with_a_warning_is_plain(deliver: Callable[[Messa
     mail = deliver(_pdf_mail(_job(), "ingested", warning=WARNING))
     assert_complete(mail)
     assert_plain(mail)
+    assert "about 42%" in mail.text and "3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 2 more" in mail.text
 
 
 @pytest.mark.parametrize("language", [lang for lang in NOTICE_LANGUAGES if lang != "en"])

@@ -43,19 +43,24 @@ def test_a_ready_document_says_how_much_can_be_searched() -> None:
     assert "(12 pages)" in message.get_content() and "40 passages" in message.get_content()
 
 
-@pytest.mark.parametrize(("warning", "said"), [
-    ("source 7: only 88.4% of the PDF's text layer reached the searchable passages (minimum 90%, "
-     "NIGHTSHIFT_PDF_MIN_COVERAGE): some text cannot be found", ["Only part of its text could be read (about 88%)"]),
-    ("source 7: 1 page(s) have no text layer and were not read (scanned; over NIGHTSHIFT_PDF_OCR_MAX_PAGES or no "
-     "OCR on this worker): 3", ["Page 3 is a scanned image"]),
-    ("source 7: 2 page(s) have no text layer and were not read (scanned; over NIGHTSHIFT_PDF_OCR_MAX_PAGES or no "
-     "OCR on this worker): 3, 9", ["Pages 3, 9 are scanned images"]),
-    ("source 7: something new", ["Part of the document could not be read"]),
+@pytest.mark.parametrize(("share_read", "unread_pages", "said"), [
+    (0.884, [], ["Only part of its text could be read (about 88%)"]),
+    (None, [3], ["Page 3 is a scanned image"]),
+    (None, [3, 9], ["Pages 3, 9 are scanned images"]),
+    (None, [], ["Part of the document could not be read"]),  # a warning of another cause
 ])
-def test_a_warning_is_told_in_plain_words(warning: str, said: list[str]) -> None:
-    paragraphs = plain_warning(warning)
+def test_a_warning_is_told_in_plain_words(share_read: float | None, unread_pages: list[int], said: list[str]) -> None:
+    paragraphs = plain_warning(share_read, unread_pages)
     assert len(paragraphs) == len(said) and all(p.startswith(s) for p, s in zip(paragraphs, said, strict=True))
-    assert not any("NIGHTSHIFT_" in p or "source 7" in p for p in paragraphs)
+
+
+def test_the_warnings_text_never_reaches_the_owner() -> None:
+    warning = "source 7: 2 page(s) have no text layer and were not read (NIGHTSHIFT_PDF_OCR_MAX_PAGES): 3, 9"
+    message = document_notice("Ada", "ada@example.com", "a.pdf", ingested=True, pages=9, chunks=4, warning=warning,
+                              unread_pages=[3, 9])
+    body = message.get_content()
+    assert "Pages 3, 9 are scanned images" in body
+    assert "NIGHTSHIFT_" not in body and "source 7" not in body
 
 
 def test_counts_take_the_languages_singular_and_plural() -> None:
@@ -66,9 +71,8 @@ def test_counts_take_the_languages_singular_and_plural() -> None:
     assert "a.pdf (2 Seiten) ist jetzt in Ihrer Wissensdatenbank: 1 Abschnitt ist durchsuchbar." in german.get_content()
 
 
-def test_the_warnings_tasks_pdf_writes_are_the_ones_told_in_plain_words() -> None:
-    """The notice reads the warning check_coverage writes: a change of its wording must not silently turn the
-    owner's mail into the vague fallback."""
+def test_the_facts_check_coverage_finds_are_the_ones_told_in_plain_words() -> None:
+    """check_coverage hands the notice its facts (the share read, the unread pages), not text to parse."""
     from tasks.pdf.coverage import Coverage
     from tasks.pdf.job import SourceJob
     from tasks.pdf.steps import check_coverage
@@ -77,8 +81,8 @@ def test_the_warnings_tasks_pdf_writes_are_the_ones_told_in_plain_words() -> Non
                     filename="deck.pdf", object_key="5/uploads/3/deck.pdf")
     coverage = Coverage(share=0.417, layer_words=1200, chunk_words=500)
     warning = check_coverage.fn(coverage, job, list(range(3, 17)))
-    assert warning is not None
-    paragraphs = plain_warning(warning)
+    assert warning is not None and warning.share_read == 0.417 and warning.unread_pages == list(range(3, 17))
+    paragraphs = plain_warning(warning.share_read, warning.unread_pages)
     said = ["Only part of its text could be read (about 42%)",
             "Pages 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 4 more are scanned images"]
     assert len(paragraphs) == 2 and all(p.startswith(s) for p, s in zip(paragraphs, said, strict=True))

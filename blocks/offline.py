@@ -20,7 +20,7 @@ OFFLINE_EXTRACTOR = "offline rules"
 OFFLINE_CAVEAT = (
     "The offline rules find the steps stated with one of their phrases (\"I need to\", \"Next steps:\", "
     "\"N'oubliez pas de\", \"Tengo que\") and the assistant's imperatives, taken up by the user or not. Steps "
-    "said otherwise (a plan told in passing, \"el seguro lo contrato el lunes\") are not found, and in free-form "
+    "said otherwise (a plan told in passing, \"lo del banco lo hago desde la app\") are not found, and in free-form "
     "conversations that is most of them (README, Todo extraction). Configure a language model block where the "
     "todos matter."
 )

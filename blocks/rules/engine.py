@@ -71,6 +71,24 @@ class LanguageRules:
     imperative: re.Pattern[str] | None = None
 
 
+def topic_restater(topic: re.Pattern[str], commitment: str,
+                    infinitive: Callable[[str], str | None]) -> Callable[[str], str]:
+    """A plan told with its object first and a clitic before the verb in the first person ("el seguro lo
+    contrato antes del lunes", "il bollo lo pago stasera"), restated as a commitment ("Voy a contratar el seguro
+    antes del lunes"). `topic` has the groups `np`, `verb` and `rest`; `infinitive` gives the verb's infinitive,
+    None for a verb that tells a state, not a step ("lo tengo", "lo so")."""
+
+    def restate(sentence: str) -> str:
+        match = topic.match(sentence.strip())
+        verb = infinitive(match["verb"].lower()) if match else None
+        if match is None or verb is None:
+            return sentence
+        np = match["np"][:1].lower() + match["np"][1:]
+        return f"{commitment} {verb} {np}{match['rest']}"
+
+    return restate
+
+
 def rx(pattern: str) -> re.Pattern[str]:
     """Compile case-insensitively; a straight apostrophe in a pattern also matches a curly one."""
     return re.compile(pattern.replace("'", "['’]"), re.IGNORECASE)

@@ -914,3 +914,28 @@ def test_an_assistants_imperative_is_a_step(language, text, expected):
 
 def test_a_users_imperative_is_an_order_to_the_assistant():
     assert extract([("user", "Draft the agenda for Thursday's all-hands.")]) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # A plan told object first, a clitic before the verb in the first person, with a date to come.
+        ("es", "Vale, el seguro lo contrato antes del viernes, que mi primo me pasó uno.",
+         [("Contratar el seguro", "2026-11-27")]),
+        ("es", "El check-in lo hago el miércoles.", [("Hacer el check-in", "2026-11-25")]),
+        ("es", "El informe se lo mando a Lucía el jueves por la tarde.", [("Mandar el informe a Lucía", "2026-11-26")]),
+        ("es", "Y al casero le escribo mañana.", [("Escribir al casero", "2026-11-24")]),
+        ("it", "Il bollo lo pago venerdì.", [("Pagare il bollo", "2026-11-27")]),
+        ("it", "L'iscrizione la faccio mercoledì.", [("Fare l'iscrizione", "2026-11-25")]),
+        ("it", "Le scatole le spedisco io giovedì.", [("Spedire le scatole", "2026-11-26")]),
+        # A state, a thing done, a plan without a date, or one made by "we": no step.
+        ("es", "El seguro lo tengo desde el lunes.", []),
+        ("es", "El hotel ya lo reservé el lunes.", []),
+        ("es", "La despedida la organizo con Marta.", []),
+        ("it", "Il verbale l'ho firmato ieri.", []),
+        ("it", "Le analisi le facciamo mercoledì.", []),
+    ],
+)
+def test_a_plan_told_object_first_is_a_commitment(language, text, expected):
+    todos = extract([("user", text)], language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

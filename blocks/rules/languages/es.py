@@ -2,7 +2,57 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules, enumerated
+import re
+
+from blocks.rules.engine import (
+    A_FEW_WORDS,
+    DateWords,
+    LanguageWords,
+    compile_rules,
+    enumerated,
+    topic_restater,
+)
+
+# First persons whose infinitive is not the stem and "-ar"; those of -er and -ir verbs by their stem.
+IRREGULAR = {
+    "hago": "hacer", "pongo": "poner", "digo": "decir", "traigo": "traer", "salgo": "salir", "pido": "pedir",
+    "sigo": "seguir", "consigo": "conseguir", "elijo": "elegir", "recojo": "recoger", "cojo": "coger",
+    "escojo": "escoger", "vuelvo": "volver", "devuelvo": "devolver", "resuelvo": "resolver", "muevo": "mover",
+    "cierro": "cerrar", "empiezo": "empezar", "pruebo": "probar", "compruebo": "comprobar", "cuento": "contar",
+    "encuentro": "encontrar", "renuevo": "renovar", "recuerdo": "recordar", "envío": "enviar", "leo": "leer",
+    "veo": "ver", "repito": "repetir", "sirvo": "servir", "mido": "medir", "corrijo": "corregir",
+    "friego": "fregar", "riego": "regar", "enciendo": "encender", "entiendo": "entender", "ofrezco": "ofrecer",
+    "agradezco": "agradecer", "conozco": "conocer", "reconozco": "reconocer", "traduzco": "traducir",
+    "conduzco": "conducir", "produzco": "producir", "introduzco": "introducir",
+}
+ER_IR = {
+    "escrib": "escribir", "sub": "subir", "abr": "abrir", "imprim": "imprimir", "vend": "vender",
+    "respond": "responder", "corresp": "corresponder", "met": "meter", "aprend": "aprender", "com": "comer",
+    "beb": "beber", "recib": "recibir", "decid": "decidir", "describ": "describir", "divid": "dividir",
+    "cumpl": "cumplir", "añad": "añadir", "barr": "barrer", "cos": "coser", "romp": "romper", "cubr": "cubrir",
+    "descubr": "descubrir", "reescrib": "reescribir", "ced": "ceder", "exig": "exigir", "escog": "escoger",
+    "rellen": "rellenar", "reun": "reunir", "insist": "insistir", "asist": "asistir", "discut": "discutir",
+    "permit": "permitir", "transmit": "transmitir", "admit": "admitir", "debat": "debatir",
+}
+# Verbs whose present tells a state or a wish, not a step, even with a date.
+STATES = {"tengo", "necesito", "quiero", "puedo", "sé", "soy", "estoy", "creo", "espero", "prefiero", "quedo",
+          "debo", "suelo", "sigo", "llevo", "paso", "dejo"}
+
+
+def infinitive(verb: str) -> str | None:
+    """"contrato" -> "contratar", "hago" -> "hacer", "escribo" -> "escribir"; None for a state ("lo tengo")."""
+    if verb in STATES:
+        return None
+    return IRREGULAR.get(verb) or ER_IR.get(verb[:-1]) or verb[:-1] + "ar"
+
+
+# "el seguro lo contrato antes del lunes", "El informe se lo mando a Lucía el martes", "al casero le escribo".
+TOPIC = re.compile(
+    r"^(?:(?:y|vale|va|bueno|ah|pues|entonces|ok)[,\s]+)*"
+    r"(?P<np>(?:el|la|los|las|lo de|al|a la|a los|a las|a)\s[^,;:?]{1,60}?)\s+(?:(?:se|me)\s+)?"
+    r"(?:lo|la|los|las|le|les)\s+(?P<verb>[a-záéíóúñ]+o)\b(?:\s+yo\b)?(?P<rest>[^,;?]*)",
+    re.IGNORECASE,
+)
 
 MONTHS = (
     r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre"
@@ -40,6 +90,7 @@ DATES = DateWords(
 QUALIFIERS = ["idealmente", "preferiblemente", "preferentemente", "a ser posible", "si es posible", "si puede(?:s)?"]
 
 RULES = compile_rules(LanguageWords(
+    restate=topic_restater(TOPIC, "Voy a", infinitive),
     code="es",
     user={
         "next_step": [
@@ -87,7 +138,7 @@ RULES = compile_rules(LanguageWords(
     filler=["y", "también", "además", "luego", "después", "primero", "entonces", "pues", "vale", "bueno", "ya"],
     leading=["tengo que", "voy a", "debo", "necesito", "hay que"],
     first_person=["yo", "nosotros", "déjame", "te (?:envío|mando|preparo)", "puedo"],
-    clause_words=["pero", "porque", "ya que", "para que", "aunque", "lo que", "si no", "o si no", "de lo contrario"],
+    clause_words=["pero", "porque", "ya que", "para que", "aunque", "lo que", "cuando", "si no", "o si no", "de lo contrario"],
     comma_clause_words=[r"p\. ?ej\.", "por ejemplo", *QUALIFIERS],
     trailing=["y", "o", "luego", "como muy tarde"],
     # Tú's or usted's imperative, clitics and all ("Avisa a tu banco", "Contrátalo cuanto antes", "Pide hoy").

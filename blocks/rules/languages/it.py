@@ -2,7 +2,52 @@
 
 from __future__ import annotations
 
-from blocks.rules.engine import A_FEW_WORDS, DateWords, LanguageWords, compile_rules, enumerated
+import re
+
+from blocks.rules.engine import (
+    A_FEW_WORDS,
+    DateWords,
+    LanguageWords,
+    compile_rules,
+    enumerated,
+    topic_restater,
+)
+
+# First persons whose infinitive is not the stem and "-are" ("-isco" verbs end in "-ire").
+IRREGULAR = {
+    "faccio": "fare", "vado": "andare", "dico": "dire", "vengo": "venire", "tengo": "tenere", "esco": "uscire",
+    "prendo": "prendere", "riprendo": "riprendere", "scrivo": "scrivere", "chiedo": "chiedere", "metto": "mettere",
+    "leggo": "leggere", "vedo": "vedere", "rivedo": "rivedere", "rispondo": "rispondere", "apro": "aprire",
+    "sento": "sentire", "parto": "partire", "riempio": "riempire", "do": "dare", "ricevo": "ricevere",
+    "discuto": "discutere", "chiudo": "chiudere", "decido": "decidere", "risolvo": "risolvere",
+    "scelgo": "scegliere", "tolgo": "togliere", "raccolgo": "raccogliere", "accendo": "accendere",
+    "spengo": "spegnere", "vendo": "vendere", "spendo": "spendere", "rendo": "rendere", "offro": "offrire",
+    "copro": "coprire", "scopro": "scoprire", "seguo": "seguire", "servo": "servire", "dormo": "dormire",
+    "converto": "convertire", "invio": "inviare", "bevo": "bere", "traduco": "tradurre", "conduco": "condurre",
+    "riscrivo": "riscrivere", "trascrivo": "trascrivere", "iscrivo": "iscrivere", "permetto": "permettere",
+    "rimetto": "rimettere", "smetto": "smettere", "promuovo": "promuovere", "muovo": "muovere",
+}
+# Verbs whose present tells a state or a wish, not a step, even with a date.
+STATES = {"ho", "so", "posso", "voglio", "devo", "credo", "penso", "spero", "sono", "sto", "conosco", "preferisco",
+          "capisco", "ricordo", "lascio", "tengo"}
+
+
+def infinitive(verb: str) -> str | None:
+    """"prenoto" -> "prenotare", "faccio" -> "fare", "spedisco" -> "spedire"; None for a state ("lo so")."""
+    if verb in STATES or verb.endswith("iamo"):  # "le facciamo": we, not the user alone
+        return None
+    if verb in IRREGULAR:
+        return IRREGULAR[verb]
+    return verb[:-4] + "ire" if verb.endswith("isco") else verb[:-1] + "are"
+
+
+# "il bollo lo pago stasera", "L'iscrizione la faccio venerdì", "Le detrazioni le verifico domani".
+TOPIC = re.compile(
+    r"^(?:(?:e|ok|sì|si|va bene|allora|poi|ah)[,\s]+)*"
+    r"(?P<np>(?:il|lo|la|i|gli|le|un|una|uno|al|allo|alla|ai|agli|alle|a)\s[^,;:?]{1,60}?|(?:l'|all'|un')\w[^,;:?]{0,60}?)"
+    r"\s+(?:(?:me|te|glie)\s*)?(?:lo|la|li|le|gli|ne|l')\s*(?P<verb>[a-zàèéìòù]+o)\b(?:\s+io\b)?(?P<rest>[^,;?]*)",
+    re.IGNORECASE,
+)
 
 MONTHS = (
     r"(?:gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre"
@@ -42,6 +87,7 @@ DATES = DateWords(
 QUALIFIERS = ["idealmente", "preferibilmente", "possibilmente", "se possibile", "se (?:puoi|può)"]
 
 RULES = compile_rules(LanguageWords(
+    restate=topic_restater(TOPIC, "Devo", infinitive),
     code="it",
     user={
         "next_step": [
@@ -87,7 +133,7 @@ RULES = compile_rules(LanguageWords(
     filler=["e", "anche", "poi", "inoltre", "prima", "quindi", "allora", "ok", "bene"],
     leading=["devo", "dovrò", "ho bisogno di"],
     first_person=["io", "noi", "lasciami", "posso", "ti (?:mando|preparo|scrivo)"],
-    clause_words=["ma", "perché", "poiché", "affinché", "anche se", "il che", "altrimenti", "se no", "sennò"],
+    clause_words=["ma", "perché", "poiché", "affinché", "anche se", "il che", "quando", "altrimenti", "se no", "sennò"],
     comma_clause_words=[r"ad es\.", "ad esempio", "per esempio", *QUALIFIERS],
     step_joiners=["e di", "e a", "e d'"],
     infinitive_endings="are|ere|ire|arsi|ersi|irsi",

@@ -69,6 +69,17 @@ class LanguageRules:
     # An assistant's sentence that opens with a verb telling the user what to do ("Avisa a tu banco",
     # "Export every mailbox", "Schicken Sie die Mängelanzeige"); None: the language has no such pattern.
     imperative: re.Pattern[str] | None = None
+    # A trigger said in the negative is no step ("No tienes que llamar al banco", "Non devi pagare", "da musst du
+    # nicht lange warten", "Sie müssen keinen Antrag stellen"): the negation just before the trigger (clitics
+    # allowed between), or in the action's first clause; None: the trigger phrases already exclude it.
+    negation_before: re.Pattern[str] | None = None
+    negation_after: re.Pattern[str] | None = None
+
+    def negated(self, sentence: str, trigger: re.Match[str], segment_end: int) -> bool:
+        """Whether the trigger in `sentence` is said in the negative."""
+        before = self.negation_before is not None and self.negation_before.search(sentence, 0, trigger.start())
+        after = self.negation_after is not None and self.negation_after.match(sentence, trigger.end(), segment_end)
+        return bool(before or after)
 
 
 def topic_restater(topic: re.Pattern[str], commitment: str,
@@ -226,6 +237,13 @@ class LanguageWords:
     # words that start a sentence so without telling a step ("Let me", "Mira", "Keep in mind").
     imperative: str = ""
     not_imperative: list[str] = field(default_factory=list)
+    # The words that say a trigger in the negative (see `LanguageRules.negated`): just before it, with the
+    # clitics that may stand between ("no" + "te", "non" + "la"); or in the action's first clause, unless one of
+    # `negation_kept` follows ("nicht vergessen" is a reminder, not a negation).
+    negation_before: list[str] = field(default_factory=list)
+    clitics: list[str] = field(default_factory=list)
+    negation_after: list[str] = field(default_factory=list)
+    negation_kept: list[str] = field(default_factory=list)
 
 
 def compile_rules(words: LanguageWords) -> LanguageRules:
@@ -269,4 +287,12 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
         restated_deadline=rx(
             rf"\s+{alternation(words.deadline_words)}\b[^,;]*,\s*{alternation(words.restating_words)}\s*$"
         ) if words.deadline_words and words.restating_words else None,
+        negation_before=rx(
+            rf"\b{alternation(words.negation_before)}\s+"
+            + (rf"(?:{alternation(words.clitics)}\s+)*" if words.clitics else "") + "$"
+        ) if words.negation_before else None,
+        negation_after=rx(
+            rf"[^,;:]*?\b{alternation(words.negation_after)}\b"
+            + (rf"(?!\s+{alternation(words.negation_kept)}\b)" if words.negation_kept else "")
+        ) if words.negation_after else None,
     )

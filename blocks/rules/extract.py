@@ -166,6 +166,9 @@ def extract_from_sentence(
             breaks = list(rules.part_break.finditer(sentence, match.end(), segment_end))
             if breaks:
                 segment_end = breaks[-1].start()
+        if rules.negated(sentence, match, segment_end):
+            previous_end = segment_end
+            continue
         kind: Kind = match.lastgroup  # type: ignore[assignment]
         for start, end in _parts(sentence, match.end(), segment_end, kind, rules.step_join):
             candidate = _candidate(sentence, start, end, previous_end, match.start(), speaker, kind, rules, base)

@@ -939,3 +939,29 @@ def test_a_users_imperative_is_an_order_to_the_assistant():
 def test_a_plan_told_object_first_is_a_commitment(language, text, expected):
     todos = extract([("user", text)], language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(("language", "sentence"), [
+    ("de", "Eine ausgefallene Heizung ist ein Mangel, da musst du nicht lange warten."),
+    ("de", "Darum musst du dich nicht aktiv kümmern."),
+    ("de", "Sie müssen keinen Antrag stellen."),
+    ("es", "No tienes que llamar al banco."),
+    ("es", "No te tienes que preocupar por el seguro."),
+    ("es", "No necesitas renovar el seguro."),
+    ("it", "Non devi chiamare la banca."),
+    ("it", "Non la devi pagare subito."),
+])
+def test_a_step_said_in_the_negative_is_no_step(language: str, sentence: str) -> None:
+    assert extract([("assistant", sentence)], language_code=language) == []
+
+
+def test_the_same_steps_said_in_the_positive_are_found_and_a_negation_elsewhere_changes_nothing() -> None:
+    assert [t["description"] for t in extract([("assistant", "Tienes que llamar al banco.")],
+                                              language_code="es")] == ["Llamar al banco"]
+    assert [t["description"] for t in extract([("assistant", "Devi chiamare la banca.")],
+                                              language_code="it")] == ["Chiamare la banca"]
+    # German: the negation counts in the action's first clause only; "nicht vergessen" is a reminder.
+    found = extract([("user", "Ich muss die Rechnung bezahlen, die noch nicht bezahlt ist.")], language_code="de")
+    assert [t["description"] for t in found] == ["Rechnung bezahlen, die noch nicht bezahlt ist"]
+    assert extract([("user", "Ich muss die Rechnung nicht mehr bezahlen.")], language_code="de") == []
+    assert extract([("assistant", "Du musst nicht vergessen, die Miete zu überweisen.")], language_code="de") != []

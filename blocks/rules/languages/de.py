@@ -115,6 +115,9 @@ RULES = compile_rules(LanguageWords(
     imperative=r"(?:\w+en(?=\s+Sie\b)|(?:mach|schreib|ruf|schick|buch|bestell|kauf|meld|frag|nimm|gib|such|notier"
                r"|beantrag|kümmer|klär|prüf|füll|leg|vergiss|druck|unterschreib|überweis|reservier|besorg|hol"
                r"|bring|sag|plan|erledig|fang)e?\b(?!\s+(?:ich|wir|du|er|sie|es)\b))",
+    # "da musst du nicht lange warten", "Sie müssen keinen Antrag stellen", "Ich muss das nicht mehr zahlen".
+    negation_after=["nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals"],
+    negation_kept=["vergessen"],
     not_imperative=["haben", "sind", "können", "müssen", "sollten", "werden", "wollen", "dürfen", "möchten",
                     "würden", "wären", "hätten"],
     vague=["sie", "es", "mal sehen", "sehen", r"(?:das|dies|alles)\s+\w+\W*$"],

@@ -145,6 +145,9 @@ RULES = compile_rules(LanguageWords(
     imperative=r"(?:[a-záéíóúñ]*[áéíó][a-záéíóúñ]*(?:lo|la|los|las|le|les|me|te|se|nos)(?!\w)"
                r"|[a-záéíóúñ]+[ae](?=\s+(?:el|la|los|las|un|una|unos|unas|tu|tus|su|sus|a|al|hoy|ya|cuanto|ahora"
                r"|también|primero)(?!\w)))",
+    # "No tienes que llamar al banco", "No te hace falta", "No lo necesitas renovar".
+    negation_before=["no", "nunca", "tampoco"],
+    clitics=["me", "te", "se", "nos", "os", "lo", "la", "los", "las", "le", "les"],
     not_imperative=["para", "hasta", "desde", "entre", "sobre", "cada", "esta", "este", "ese", "esa", "una", "otra",
                     "toda", "nada", "mucha", "poca", "alguna", "ninguna", "como", "donde", "mientras", "ante", "bajo",
                     "contra", "que", "porque", "aunque", "siempre", "bueno", "claro", "vale", "genial", "perfecto",

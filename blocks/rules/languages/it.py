@@ -141,6 +141,9 @@ RULES = compile_rules(LanguageWords(
     # Tu's imperative or an infinitive, then its object ("Chiedi a Marco", "Aggiorna il template").
     imperative=r"[a-zàèéìòù]+(?:a|i|are|ere|ire)(?:lo|la|li|le|gli|mi|ti|ci|si|ne)?(?=\s+(?:il|lo|la|i|gli|le|l'"
                r"|un|uno|una|un'|a|al|allo|alla|ai|agli|alle|tuo|tua|tuoi|tue|subito|oggi|anche|prima)(?!\w))",
+    # "Non devi chiamare la banca", "Non la devi pagare", "Non ti serve".
+    negation_before=["non", "mai"],
+    clitics=["mi", "ti", "ci", "vi", "si", "lo", "la", "li", "le", "gli", "ne"],
     not_imperative=["questa", "quella", "ogni", "ancora", "sempre", "prima", "dopo", "tra", "fra", "per", "ma",
                     "come", "quando", "se", "anche", "poi", "molto", "tutta", "tutti", "alcuni", "altri", "qualche",
                     "ora", "allora", "grazie", "ciao", "bene", "ottima", "perfetta", "brava", "bravi", "dunque",

@@ -238,11 +238,14 @@ class LanguageWords:
     imperative: str = ""
     not_imperative: list[str] = field(default_factory=list)
     # The words that say a trigger in the negative (see `LanguageRules.negated`): just before it, with the
-    # clitics that may stand between ("no" + "te", "non" + "la"); or in the action's first clause, unless one of
-    # `negation_kept` follows ("nicht vergessen" is a reminder, not a negation).
+    # clitics that may stand between ("no" + "te", "non" + "la"); or after it: right after ("I'll never sign",
+    # "je vais pas"), or anywhere in the action's first clause where the language puts its negation late
+    # (`negation_anywhere`: "Ich muss das nicht mehr zahlen"), unless one of `negation_kept` follows ("nicht
+    # vergessen" is a reminder, not a negation).
     negation_before: list[str] = field(default_factory=list)
     clitics: list[str] = field(default_factory=list)
     negation_after: list[str] = field(default_factory=list)
+    negation_anywhere: bool = False
     negation_kept: list[str] = field(default_factory=list)
 
 
@@ -292,7 +295,8 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
             + (rf"(?:{alternation(words.clitics)}\s+)*" if words.clitics else "") + "$"
         ) if words.negation_before else None,
         negation_after=rx(
-            rf"[^,;:]*?\b{alternation(words.negation_after)}\b"
+            ("[^,;:]*?" if words.negation_anywhere else r"\s*")
+            + rf"\b{alternation(words.negation_after)}\b"
             + (rf"(?!\s+{alternation(words.negation_kept)}\b)" if words.negation_kept else "")
         ) if words.negation_after else None,
     )

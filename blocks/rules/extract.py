@@ -141,6 +141,8 @@ def extract_from_sentence(
         # "Avisa a tu banco de que vas a usar la tarjeta": the sentence is the step, in the words it was said,
         # up to its first comma or colon: what follows says why or how ("Contrátalo cuanto antes, así ...").
         end = cut.start() if (cut := IMPERATIVE_END.search(sentence)) else len(sentence)
+        if rules.negation_after is not None and rules.negation_after.match(sentence, 0, end):
+            return []  # "Unterschreib den Vertrag nicht vor Freitag"
         candidate = _candidate(sentence, 0, end, 0, 0, speaker, "next_step", rules, base)
         if candidate is not None and candidate.due_date is None:
             # "Ask Tom for the figures, by Friday at the latest": the date went with the comma.

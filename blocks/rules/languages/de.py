@@ -118,6 +118,7 @@ RULES = compile_rules(LanguageWords(
     # "da musst du nicht lange warten", "Sie müssen keinen Antrag stellen", "Ich muss das nicht mehr zahlen".
     negation_after=["nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals"],
     negation_kept=["vergessen"],
+    negation_anywhere=True,
     not_imperative=["haben", "sind", "können", "müssen", "sollten", "werden", "wollen", "dürfen", "möchten",
                     "würden", "wären", "hätten"],
     vague=["sie", "es", "mal sehen", "sehen", r"(?:das|dies|alles)\s+\w+\W*$"],

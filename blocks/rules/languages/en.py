@@ -125,6 +125,8 @@ RULES = compile_rules(LanguageWords(
     # A verb first, then its object's determiner or a particle ("Export every mailbox", "Turn off the water").
     imperative=r"[a-z]+(?=\s+(?:the|a|an|your|my|our|their|his|her|it|them|this|that|these|those|some|any|both"
                r"|every|each|everything|off|up|out|down|back|over|ahead)\b)",
+    # "I'll never sign that contract".
+    negation_after=["never", "not"],
     not_imperative=[
         "I", "you", "we", "they", "he", "she", "it", "this", "that", "these", "those", "there", "here", "the", "a",
         "an", "my", "your", "our", "their", "his", "her", "its", "if", "when", "once", "after", "before", "since",

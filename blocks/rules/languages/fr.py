@@ -142,6 +142,8 @@ RULES = compile_rules(LanguageWords(
     # Vous's imperative or an infinitive, then its object ("Prévenez votre banque", "Résilier le contrat").
     imperative=r"[a-zàâçéèêëîïôûù]+(?:ez|er|ir|re)(?=\s+(?:le|la|les|l'|un|une|des|du|votre|vos|ton|ta|tes|ce|cette"
                r"|ces|leur|leurs|à|au|aux|en|d'abord|dès|bien)(?!\w))",
+    # "Je vais jamais signer ce contrat", "je vais pas appeler" (the "ne" left out, as people chat).
+    negation_after=["jamais", "pas", "plus", "rien"],
     not_imperative=["entre", "contre", "notre", "votre", "autre", "pour", "sur", "par", "chez", "avez", "êtes",
                     "pouvez", "devez", "voulez", "savez", "allez", "assez", "chez", "hier", "premier", "dernier",
                     "cher", "mer", "fer", "hiver", "super", "lire", "dire", "rire", "faire attention", "être",

@@ -130,7 +130,7 @@ RULES = compile_rules(LanguageWords(
             r"(?:ti|le) (?:consiglio|suggerisco) di",
         ],
     },
-    filler=["e", "anche", "poi", "inoltre", "prima", "quindi", "allora", "ok", "bene"],
+    filler=["e", "anche", "ancora", "poi", "inoltre", "prima", "quindi", "allora", "ok", "bene"],
     leading=["devo", "dovrò", "ho bisogno di"],
     first_person=["io", "noi", "lasciami", "posso", "ti (?:mando|preparo|scrivo)"],
     clause_words=["ma", "perché", "poiché", "affinché", "anche se", "il che", "quando", "altrimenti", "se no", "sennò"],

@@ -74,6 +74,9 @@ class LanguageRules:
     # allowed between), or in the action's first clause; None: the trigger phrases already exclude it.
     negation_before: re.Pattern[str] | None = None
     negation_after: re.Pattern[str] | None = None
+    # What the user says to call a step off, the step named after it ("no need to call the bank anymore",
+    # "forget the bank", "laisse tomber la banque"); None: only the negated triggers call steps off.
+    call_off: re.Pattern[str] | None = None
 
     def negated(self, sentence: str, trigger: re.Match[str], segment_end: int) -> bool:
         """Whether the trigger in `sentence` is said in the negative."""
@@ -247,6 +250,7 @@ class LanguageWords:
     negation_after: list[str] = field(default_factory=list)
     negation_anywhere: bool = False
     negation_kept: list[str] = field(default_factory=list)
+    call_off: list[str] = field(default_factory=list)  # see `LanguageRules.call_off`
 
 
 def compile_rules(words: LanguageWords) -> LanguageRules:
@@ -299,4 +303,5 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
             + rf"\b{alternation(words.negation_after)}\b"
             + (rf"(?!\s+{alternation(words.negation_kept)}\b)" if words.negation_kept else "")
         ) if words.negation_after else None,
+        call_off=rx(rf"(?<!\w){alternation(words.call_off)}(?:(?<=')|(?!\w))") if words.call_off else None,
     )

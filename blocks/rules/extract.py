@@ -14,7 +14,9 @@ What it finds:
 
 What the assistant promises to do itself ("I'll draft the email for you") is never a user todo, and a bare
 "Remember to ..." from the user is taken as an instruction to the assistant; the user's own reminders need a
-self-reference ("remind me to", "note to self:", "I must remember to", "penser à ..."). Questions give nothing.
+self-reference ("remind me to", "note to self:", "I must remember to", "penser à ..."). Questions give nothing;
+a step said in the negative is none, and one the user calls off later ("no need to call the bank anymore",
+"Al final no voy a llamar al banco") is dropped.
 Without a date phrase, or with one before the local date, the todo is due on the next working day. After
 dateparser's first load, a 20-message conversation takes ~1-2 ms.
 """
@@ -249,6 +251,34 @@ def names(words: set[str], step: set[str]) -> int:
     return shared if shared and 2 * shared >= min(len(words), len(step)) else 0
 
 
+def called_off(text: str, rules: LanguageRules) -> Iterator[set[str]]:
+    """The steps the user calls off, each as its words: a trigger said in the negative ("No voy a llamar al
+    banco", "Ich muss die Bank nicht mehr anrufen") or one of the language's phrases for it ("no need to call the
+    bank anymore", "forget the bank"), the step named up to the clause's end."""
+    for sentence in split_sentences(text, rules.code):
+        if sentence.rstrip(" \"'”»)").endswith("?"):
+            continue
+        ends = [match.end() for match in rules.triggers["user"].finditer(sentence)
+                if rules.negated(sentence, match, len(sentence))]
+        if rules.call_off is not None:
+            ends += [match.end() for match in rules.call_off.finditer(sentence)]
+        for start in ends:
+            action = sentence[start:]
+            for boundary in (rules.clause_end.search(action), IMPERATIVE_END.search(action)):
+                if boundary is not None and boundary.start() > 0:
+                    action = action[: boundary.start()]
+            words = set(normalize_description(action, rules.code).split())
+            if words:
+                yield words
+
+
+def calls_off(words: set[str], step: set[str]) -> bool:
+    """A step called off in these words: the one word said is the step's ("forget the bank"), or two at least
+    are ("I won't call the bank" calls off "call the bank", not "call Marie")."""
+    shared = len(words & step)
+    return shared >= 2 or (shared == 1 and len(words) == 1)
+
+
 @dataclass
 class Seen:
     words: set[str]
@@ -291,6 +321,13 @@ def extract_todos(context: TodoContext, default_due_in_working_days: int = 1) ->
             seen.append(Seen(words, todo, candidate.due_date is not None))
             todos.append(todo)
         if speaker == "user":
+            # "Actually, no need to call the bank": the step is dropped, and stays known so that a recap saying it
+            # again does not bring it back.
+            for words in called_off(text, rules):
+                for held in seen:
+                    if held.todo is not None and calls_off(words, held.words):
+                        todos.remove(held.todo)
+                        held.todo = None
             # "Mañana llamo al seguro": a step listed without a date takes the date the user gives it.
             for words, date in dated_mentions(text, rules, base):
                 undated = [step for step in seen if step.todo is not None and not step.dated]

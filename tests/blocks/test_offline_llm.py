@@ -976,3 +976,34 @@ def test_the_same_steps_said_in_the_positive_are_found_and_a_negation_elsewhere_
     found = extract([("user", "Ich muss die Rechnung bezahlen, die noch nicht bezahlt ist.")], language_code="de")
     assert [t["description"] for t in found] == ["Rechnung bezahlen, die noch nicht bezahlt ist"]
     assert extract([("assistant", "Du musst nicht vergessen, die Miete zu überweisen.")], language_code="de") != []
+
+
+@pytest.mark.parametrize(("language", "step", "call_off"), [
+    ("en", "I'll call the bank tomorrow.", "Actually forget the bank, Marie already called them."),
+    ("en", "I'll call the bank tomorrow.", "Scratch that, no need to call the bank anymore."),
+    ("fr", "Je dois appeler la banque demain.", "Finalement pas besoin d'appeler la banque, Marie l'a fait."),
+    ("fr", "Je dois appeler la banque demain.", "Laisse tomber la banque, Marie a appelé."),
+    ("de", "Ich muss morgen die Bank anrufen.", "Vergiss das mit der Bank, Marie hat schon angerufen."),
+    ("de", "Ich muss morgen die Bank anrufen.", "Ich muss die Bank doch nicht anrufen."),
+    ("es", "Mañana tengo que llamar al banco.", "Olvídate de lo del banco, ya llamó Marta."),
+    ("es", "Mañana tengo que llamar al banco.", "Al final no voy a llamar al banco."),
+    ("it", "Domani devo chiamare la banca.", "Lascia perdere la banca, ha già chiamato Marta."),
+    ("it", "Domani devo chiamare la banca.", "Non serve più chiamare la banca."),
+])
+def test_a_step_the_user_calls_off_later_is_not_saved(language: str, step: str, call_off: str) -> None:
+    assert len(extract([("user", step)], language_code=language)) == 1
+    assert extract([("user", step), ("assistant", "Ok."), ("user", call_off)], language_code=language) == []
+
+
+def test_calling_one_step_off_keeps_the_others_and_a_recap_does_not_bring_it_back() -> None:
+    todos = extract([
+        ("user", "I'll call the bank tomorrow and I'll email Marie."),
+        ("user", "I won't call the bank, I'll call Paul instead."),
+        ("assistant", "Recap: call the bank, email Marie, call Paul."),
+    ])
+    assert [t["description"] for t in todos] == ["Email Marie", "Call Paul instead"]
+    # A reminder is no call-off, and the assistant cannot call the user's steps off.
+    kept = [("user", "I'll call the bank tomorrow."), ("user", "Don't forget to remind me about it.")]
+    assert [t["description"] for t in extract(kept)] == ["Call the bank"]
+    advised = [("user", "I'll call the bank tomorrow."), ("assistant", "You don't need to call the bank again after that.")]
+    assert [t["description"] for t in extract(advised)] == ["Call the bank"]

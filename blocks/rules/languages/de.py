@@ -119,6 +119,8 @@ RULES = compile_rules(LanguageWords(
     negation_after=["nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals"],
     negation_kept=["vergessen"],
     negation_anywhere=True,
+    call_off=[r"vergiss(?: das mit| die sache mit)?(?! nicht\b)", r"(?:das )?(?:ist )?nicht mehr nötig,?",
+              r"lass (?:das|die sache) mit"],
     not_imperative=["haben", "sind", "können", "müssen", "sollten", "werden", "wollen", "dürfen", "möchten",
                     "würden", "wären", "hätten"],
     vague=["sie", "es", "mal sehen", "sehen", r"(?:das|dies|alles)\s+\w+\W*$"],

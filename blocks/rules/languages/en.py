@@ -127,6 +127,9 @@ RULES = compile_rules(LanguageWords(
                r"|every|each|everything|off|up|out|down|back|over|ahead)\b)",
     # "I'll never sign that contract".
     negation_after=["never", "not"],
+    call_off=[r"(?:there's |there is )?no (?:more )?need to", r"(?:I|we) (?:don't|do not|no longer) (?:need|have) to",
+              r"(?:I|we) won't(?: need to| have to)?", r"(?:I|we)(?:'m| am|'re| are) not (?:going to|gonna)",
+              r"forget(?: about)?(?! to\b)", r"scratch that", r"cancel (?:that|the plan to)"],
     not_imperative=[
         "I", "you", "we", "they", "he", "she", "it", "this", "that", "these", "those", "there", "here", "the", "a",
         "an", "my", "your", "our", "their", "his", "her", "its", "if", "when", "once", "after", "before", "since",

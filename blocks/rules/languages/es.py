@@ -148,6 +148,8 @@ RULES = compile_rules(LanguageWords(
     # "No tienes que llamar al banco", "No te hace falta", "No lo necesitas renovar".
     negation_before=["no", "nunca", "tampoco"],
     clitics=["me", "te", "se", "nos", "os", "lo", "la", "los", "las", "le", "les"],
+    call_off=[r"(?:ya )?no hace falta", r"olv[ií]da(?:te|lo)? (?:de|lo de)", r"(?:ya )?no (?:necesito|tengo que)",
+              r"d[eé]jalo", r"cancela lo de"],
     not_imperative=["para", "hasta", "desde", "entre", "sobre", "cada", "esta", "este", "ese", "esa", "una", "otra",
                     "toda", "nada", "mucha", "poca", "alguna", "ninguna", "como", "donde", "mientras", "ante", "bajo",
                     "contra", "que", "porque", "aunque", "siempre", "bueno", "claro", "vale", "genial", "perfecto",

@@ -144,6 +144,8 @@ RULES = compile_rules(LanguageWords(
                r"|ces|leur|leurs|à|au|aux|en|d'abord|dès|bien)(?!\w))",
     # "Je vais jamais signer ce contrat", "je vais pas appeler" (the "ne" left out, as people chat).
     negation_after=["jamais", "pas", "plus", "rien"],
+    call_off=[r"(?:pas|plus) (?:la peine|besoin) d(?:e|')", r"inutile d(?:e|')", r"laisse[zr]? tomber",
+              r"(?:je|j') n'ai plus besoin d(?:e|')", r"oublie[zr]? (?:pour|l'histoire d(?:e|u|'))"],
     not_imperative=["entre", "contre", "notre", "votre", "autre", "pour", "sur", "par", "chez", "avez", "êtes",
                     "pouvez", "devez", "voulez", "savez", "allez", "assez", "chez", "hier", "premier", "dernier",
                     "cher", "mer", "fer", "hiver", "super", "lire", "dire", "rire", "faire attention", "être",

@@ -144,6 +144,8 @@ RULES = compile_rules(LanguageWords(
     # "Non devi chiamare la banca", "Non la devi pagare", "Non ti serve".
     negation_before=["non", "mai"],
     clitics=["mi", "ti", "ci", "vi", "si", "lo", "la", "li", "le", "gli", "ne"],
+    call_off=[r"non (?:serve|c'è bisogno di) più", r"non serve", r"non c'è (?:più )?bisogno di", r"lascia (?:perdere|stare)",
+              r"dimentica(?:ti)?(?: di| quello di)?"],
     not_imperative=["questa", "quella", "ogni", "ancora", "sempre", "prima", "dopo", "tra", "fra", "per", "ma",
                     "come", "quando", "se", "anche", "poi", "molto", "tutta", "tutti", "alcuni", "altri", "qualche",
                     "ora", "allora", "grazie", "ciao", "bene", "ottima", "perfetta", "brava", "bravi", "dunque",

@@ -77,6 +77,9 @@ class LanguageRules:
     # What the user says to call a step off, the step named after it ("no need to call the bank anymore",
     # "forget the bank", "laisse tomber la banque"); None: only the negated triggers call steps off.
     call_off: re.Pattern[str] | None = None
+    # A request to be reminded, asked as a question ("Can you remind me to call the bank tomorrow?"): the one
+    # question that states a step, the step after it.
+    reminder_request: re.Pattern[str] | None = None
 
     def negated(self, sentence: str, trigger: re.Match[str], segment_end: int) -> bool:
         """Whether the trigger in `sentence` is said in the negative."""
@@ -251,6 +254,7 @@ class LanguageWords:
     negation_anywhere: bool = False
     negation_kept: list[str] = field(default_factory=list)
     call_off: list[str] = field(default_factory=list)  # see `LanguageRules.call_off`
+    reminder_request: list[str] = field(default_factory=list)  # see `LanguageRules.reminder_request`
 
 
 def compile_rules(words: LanguageWords) -> LanguageRules:
@@ -304,4 +308,6 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
             + (rf"(?!\s+{alternation(words.negation_kept)}\b)" if words.negation_kept else "")
         ) if words.negation_after else None,
         call_off=rx(rf"(?<!\w){alternation(words.call_off)}(?:(?<=')|(?!\w))") if words.call_off else None,
+        reminder_request=rx(rf"(?<!\w){alternation(words.reminder_request)}(?:(?<=')|(?!\w))")
+        if words.reminder_request else None,
     )

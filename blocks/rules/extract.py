@@ -14,7 +14,8 @@ What it finds:
 
 What the assistant promises to do itself ("I'll draft the email for you") is never a user todo, and a bare
 "Remember to ..." from the user is taken as an instruction to the assistant; the user's own reminders need a
-self-reference ("remind me to", "note to self:", "I must remember to", "penser à ..."). Questions give nothing;
+self-reference ("remind me to", "note to self:", "I must remember to", "penser à ..."). Questions give nothing
+but a request to be reminded ("Can you remind me to call the bank tomorrow?");
 a step said in the negative is none, and one the user calls off later ("no need to call the bank anymore",
 "Al final no voy a llamar al banco") is dropped.
 Without a date phrase, or with one before the local date, the todo is due on the next working day. After
@@ -135,9 +136,15 @@ def _parts(
 def extract_from_sentence(
     sentence: str, speaker: Speaker, rules: LanguageRules, base: dt.date
 ) -> list[Candidate]:
-    """Every next step for the user in one sentence; a question gives none."""
+    """Every next step for the user in one sentence; a question gives none, unless the user asks to be
+    reminded of it ("Can you remind me to call the bank tomorrow?")."""
     if sentence.rstrip(" \"'”»)").endswith("?"):
-        return []
+        request = rules.reminder_request.search(sentence) if rules.reminder_request and speaker == "user" else None
+        if request is None:
+            return []
+        asked = sentence.rstrip(" \"'”»)?¿")
+        candidate = _candidate(asked, request.end(), len(asked), 0, request.start(), speaker, "next_step", rules, base)
+        return [candidate] if candidate is not None else []
     matches = list(rules.triggers[speaker].finditer(sentence))
     if not matches and speaker == "assistant" and rules.imperative is not None and rules.imperative.match(sentence):
         # "Avisa a tu banco de que vas a usar la tarjeta": the sentence is the step, in the words it was said,

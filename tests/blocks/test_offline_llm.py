@@ -1007,3 +1007,21 @@ def test_calling_one_step_off_keeps_the_others_and_a_recap_does_not_bring_it_bac
     assert [t["description"] for t in extract(kept)] == ["Call the bank"]
     advised = [("user", "I'll call the bank tomorrow."), ("assistant", "You don't need to call the bank again after that.")]
     assert [t["description"] for t in extract(advised)] == ["Call the bank"]
+
+
+@pytest.mark.parametrize(("language", "question", "expected"), [
+    ("en", "Can you remind me to call the bank tomorrow?", [("Call the bank", "2026-11-24")]),
+    ("fr", "Tu peux me rappeler d'appeler la banque demain ?", [("Appeler la banque", "2026-11-24")]),
+    ("de", "Kannst du mich daran erinnern, morgen die Miete zu überweisen?", [("Miete überweisen", "2026-11-24")]),
+    ("es", "¿Me recuerdas llamar al banco mañana?", [("Llamar al banco", "2026-11-24")]),
+    ("it", "Mi ricordi di chiamare la banca domani?", [("Chiamare la banca", "2026-11-24")]),
+    # Asking to be reminded of something else is no step.
+    ("en", "Can you remind me what we said about the bank?", []),
+    ("fr", "Tu peux me rappeler de quoi on a parlé ?", []),
+    ("de", "Kannst du mich erinnern, was wir gesagt haben?", []),
+    ("es", "¿Me recuerdas qué dijimos del banco?", []),
+    ("it", "Mi ricordi di cosa abbiamo parlato?", []),
+])
+def test_a_request_to_be_reminded_asked_as_a_question_is_a_step(language: str, question: str, expected: list) -> None:
+    todos = extract([("user", question)], language_code=language)
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

@@ -121,6 +121,8 @@ RULES = compile_rules(LanguageWords(
     negation_anywhere=True,
     call_off=[r"vergiss(?: das mit| die sache mit)?(?! nicht\b)", r"(?:das )?(?:ist )?nicht mehr nötig,?",
               r"lass (?:das|die sache) mit"],
+    # The step is a "zu" infinitive: "Kannst du mich erinnern, was wir gesagt haben?" asks something else.
+    reminder_request=[r"(?:(?:mich|uns) (?:daran )?erinnern|erinnerst du mich(?: daran)?),?(?=[^?]*(?:\bzu \w+|\w+zu\w+en)\b)"],
     not_imperative=["haben", "sind", "können", "müssen", "sollten", "werden", "wollen", "dürfen", "möchten",
                     "würden", "wären", "hätten"],
     vague=["sie", "es", "mal sehen", "sehen", r"(?:das|dies|alles)\s+\w+\W*$"],

@@ -130,6 +130,7 @@ RULES = compile_rules(LanguageWords(
     call_off=[r"(?:there's |there is )?no (?:more )?need to", r"(?:I|we) (?:don't|do not|no longer) (?:need|have) to",
               r"(?:I|we) won't(?: need to| have to)?", r"(?:I|we)(?:'m| am|'re| are) not (?:going to|gonna)",
               r"forget(?: about)?(?! to\b)", r"scratch that", r"cancel (?:that|the plan to)"],
+    reminder_request=[r"remind me to"],
     not_imperative=[
         "I", "you", "we", "they", "he", "she", "it", "this", "that", "these", "those", "there", "here", "the", "a",
         "an", "my", "your", "our", "their", "his", "her", "its", "if", "when", "once", "after", "before", "since",

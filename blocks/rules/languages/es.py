@@ -150,6 +150,9 @@ RULES = compile_rules(LanguageWords(
     clitics=["me", "te", "se", "nos", "os", "lo", "la", "los", "las", "le", "les"],
     call_off=[r"(?:ya )?no hace falta", r"olv[ií]da(?:te|lo)? (?:de|lo de)", r"(?:ya )?no (?:necesito|tengo que)",
               r"d[eé]jalo", r"cancela lo de"],
+    # The step is an infinitive: "¿Me recuerdas qué dijimos?" asks something else.
+    reminder_request=[r"(?:me (?:recuerdas|recuerda|puedes recordar|podrías recordar)|recordarme)(?: de| que)?"
+                      r"(?=\s+\w+(?:ar|er|ir)(?:lo|la|le|los|las|me|te|se)?\b)"],
     not_imperative=["para", "hasta", "desde", "entre", "sobre", "cada", "esta", "este", "ese", "esa", "una", "otra",
                     "toda", "nada", "mucha", "poca", "alguna", "ninguna", "como", "donde", "mientras", "ante", "bajo",
                     "contra", "que", "porque", "aunque", "siempre", "bueno", "claro", "vale", "genial", "perfecto",

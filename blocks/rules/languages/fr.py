@@ -146,6 +146,8 @@ RULES = compile_rules(LanguageWords(
     negation_after=["jamais", "pas", "plus", "rien"],
     call_off=[r"(?:pas|plus) (?:la peine|besoin) d(?:e|')", r"inutile d(?:e|')", r"laisse[zr]? tomber",
               r"(?:je|j') n'ai plus besoin d(?:e|')", r"oublie[zr]? (?:pour|l'histoire d(?:e|u|'))"],
+    # The step is an infinitive: "Tu peux me rappeler de quoi on a parlé ?" asks something else.
+    reminder_request=[r"(?:(?:me|m') rappel(?:er|les?|ez)|rappel(?:le|ez)-moi) (?:de |d')(?=\s*\w+(?:er|ir|re|oir)\b)"],
     not_imperative=["entre", "contre", "notre", "votre", "autre", "pour", "sur", "par", "chez", "avez", "êtes",
                     "pouvez", "devez", "voulez", "savez", "allez", "assez", "chez", "hier", "premier", "dernier",
                     "cher", "mer", "fer", "hiver", "super", "lire", "dire", "rire", "faire attention", "être",

@@ -146,6 +146,9 @@ RULES = compile_rules(LanguageWords(
     clitics=["mi", "ti", "ci", "vi", "si", "lo", "la", "li", "le", "gli", "ne"],
     call_off=[r"non (?:serve|c'è bisogno di) più", r"non serve", r"non c'è (?:più )?bisogno di", r"lascia (?:perdere|stare)",
               r"dimentica(?:ti)?(?: di| quello di)?"],
+    # The step is an infinitive: "Mi ricordi di cosa abbiamo parlato?" asks something else.
+    reminder_request=[r"(?:mi (?:ricordi|ricorderesti|puoi ricordare|potresti ricordare)|ricordarmi) di"
+                      r"(?=\s+\w+(?:are|ere|ire)(?:lo|la|li|le|mi|ti|ci|si|ne)?\b)"],
     not_imperative=["questa", "quella", "ogni", "ancora", "sempre", "prima", "dopo", "tra", "fra", "per", "ma",
                     "come", "quando", "se", "anche", "poi", "molto", "tutta", "tutti", "alcuni", "altri", "qualche",
                     "ora", "allora", "grazie", "ciao", "bene", "ottima", "perfetta", "brava", "bravi", "dunque",

@@ -1025,3 +1025,22 @@ def test_calling_one_step_off_keeps_the_others_and_a_recap_does_not_bring_it_bac
 def test_a_request_to_be_reminded_asked_as_a_question_is_a_step(language: str, question: str, expected: list) -> None:
     todos = extract([("user", question)], language_code=language)
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # The verb without its "e", as people chat, and first after a clause and its comma.
+    ("Morgen ruf ich die Bank an.", [("Bank anrufen", "2026-11-24")]),
+    ("Ok, dann schreib ich heute Abend noch die Mail an die Hausverwaltung.",
+     [("Mail an die Hausverwaltung schreiben", "2026-11-23")]),
+    ("Und wenn die sich nicht rühren, frag ich am Montag beim Mieterverein nach, da bin ich eh Mitglied.",
+     [("Beim Mieterverein nachfragen", "2026-11-30")]),
+    # What follows the comma is no part of the step, unless the particle ends it.
+    ("Das Pflegetagebuch fang ich morgen an, ich bin eh bei ihr.", [("Pflegetagebuch anfangen", "2026-11-24")]),
+    # Two verbs make no one infinitive: nothing rather than a garbled step.
+    ("Perfekt, druck ich heute Abend aus und unterschreib.", []),
+    # Verbs that tell no step stay out.
+    ("Morgen bin ich im Büro.", []),
+])
+def test_a_german_plan_told_verb_before_ich_as_people_chat(text: str, expected: list) -> None:
+    todos = extract([("user", text)], language_code="de")
+    assert [(t["description"], t["due_date"]) for t in todos] == expected

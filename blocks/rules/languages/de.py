@@ -23,10 +23,18 @@ def tidy(description: str) -> str:
 NOT_A_STEP_VERBS = ["habe", "hatte", "werde", "wurde", "möchte", "mochte", "wollte", "sollte", "musste", "konnte",
                     "durfte", "glaube", "hoffe", "denke", "finde", "meine", "brauche", "hätte", "wäre", "würde",
                     "arbeite", "bleibe", "freue"]
-# "<what> <verb>e ich <when> [<particle>]": the verb in the first person before "ich", its particle at the end.
+# The stems of the verbs a to-do starts with; said so, without their "e", as people chat ("mach ich", "ruf … an").
+TODO_STEMS = ["mach", "schreib", "ruf", "schick", "buch", "bestell", "kauf", "meld", "frag", "such", "notier",
+              "beantrag", "kümmer", "klär", "prüf", "füll", "leg", "druck", "unterschreib", "überweis", "reservier",
+              "besorg", "hol", "bring", "sag", "plan", "erledig", "fang"]
+SECOND_VERB = re.compile(rf"\bund\s+(?:{'|'.join(TODO_STEMS)})e?\W*$", re.IGNORECASE)
+# "<what> <verb>e ich <when> [<particle>]": the verb in the first person before "ich", its particle at the end;
+# after a clause and its comma, the verb may come first ("Und wenn die sich nicht rühren, frag ich am Montag nach").
 INVERTED_PRESENT = re.compile(
-    rf"^(?P<front>[^,]+?)\s+(?!(?:{'|'.join(NOT_A_STEP_VERBS)})\s)(?P<verb>[a-zäöüß]+e)\s+ich\s+(?P<rest>.*?)"
-    rf"(?:,?\s+(?P<particle>{GERMAN_PREFIXES}))?(?P<end>[.!]*)$"
+    rf"^(?:[^,]*,\s+)?(?P<front>[^,]*?)\s*(?<!\w)(?!(?:{'|'.join(NOT_A_STEP_VERBS)})\s)"
+    rf"(?P<verb>[a-zäöüß]+e|(?i:{'|'.join(TODO_STEMS)}))\s+ich\s+(?P<rest>.*?)"
+    # What follows a comma is left out, unless the verb's particle ends it ("am Donnerstag, den 26., zurück").
+    rf"(?:,?\s+(?P<particle>{GERMAN_PREFIXES}))?(?:[,;:]\s(?!.*\s(?:{GERMAN_PREFIXES})[.!]*$).*|(?P<end>[.!]*))$"
 )
 
 
@@ -36,8 +44,11 @@ def restate(sentence: str) -> str:
     match = INVERTED_PRESENT.match(sentence.strip())
     if match is None:
         return sentence
-    verb = f"{match['particle'] or ''}{match['verb']}n"
-    return f"Ich werde {match['front']} {match['rest']} {verb}{match['end']}".replace("  ", " ")
+    if SECOND_VERB.search(match["rest"]):
+        return sentence  # "druck ich heute Abend aus und unterschreib": two verbs, no one infinitive
+    stem = match["verb"].lower()
+    verb = f"{match['particle'] or ''}{stem}{'n' if stem.endswith('e') else 'en'}"
+    return " ".join(f"Ich werde {match['front']} {match['rest']} {verb}{match['end'] or '.'}".split())
 
 
 MONTHS = r"(?:januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember)\b"
@@ -112,9 +123,8 @@ RULES = compile_rules(LanguageWords(
     comma_clause_words=[r"z\. ?B\.", "zum Beispiel", *QUALIFIERS],
     trailing=["und", "oder", "dann", "spätestens"],
     # Sie's imperative, or du's for the verbs a to-do starts with ("Schicken Sie die Mängelanzeige", "Ruf die AOK an").
-    imperative=r"(?:\w+en(?=\s+Sie\b)|(?:mach|schreib|ruf|schick|buch|bestell|kauf|meld|frag|nimm|gib|such|notier"
-               r"|beantrag|kümmer|klär|prüf|füll|leg|vergiss|druck|unterschreib|überweis|reservier|besorg|hol"
-               r"|bring|sag|plan|erledig|fang)e?\b(?!\s+(?:ich|wir|du|er|sie|es)\b))",
+    imperative=rf"(?:\w+en(?=\s+Sie\b)|(?:{'|'.join([*TODO_STEMS, 'nimm', 'gib', 'vergiss'])})e?\b"
+               r"(?!\s+(?:ich|wir|du|er|sie|es)\b))",
     # "da musst du nicht lange warten", "Sie müssen keinen Antrag stellen", "Ich muss das nicht mehr zahlen".
     negation_after=["nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals"],
     negation_kept=["vergessen"],

@@ -1044,3 +1044,10 @@ def test_a_request_to_be_reminded_asked_as_a_question_is_a_step(language: str, q
 def test_a_german_plan_told_verb_before_ich_as_people_chat(text: str, expected: list) -> None:
     todos = extract([("user", text)], language_code="de")
     assert [(t["description"], t["due_date"]) for t in todos] == expected
+
+
+def test_a_german_day_with_its_time_of_day_is_that_day_and_leaves_no_word_behind() -> None:
+    todos = extract([("user", "Dann ruf ich morgen früh bei der AOK an."),
+                     ("user", "Ich muss heute Nachmittag die Bank anrufen.")], language_code="de")
+    assert [(t["description"], t["due_date"]) for t in todos] == [("Bei der AOK anrufen", "2026-11-24"),
+                                                                  ("Bank anrufen", "2026-11-23")]

@@ -69,12 +69,13 @@ DATES = DateWords(
     end_of_week=rf"{OPT}(?:ende der woche|wochenende)\b",
     end_of_next_week=rf"{OPT}ende (?:der nächsten|der kommenden|nächster|kommender) woche\b",
     end_of_month=rf"{OPT}ende des monats\b",
-    today=r"(?:bis\s+)?heute(?:\s+abend)?\b",
+    today=r"(?:bis\s+)?heute(?:\s+(?:früh|morgen|vormittag|mittag|nachmittag|abend|nacht))?\b",
     full_date=rf"{OPT}(?P<core>\d{{1,2}}\.?\s+{MONTHS}(?:\s+\d{{4}})?)",
     # dateparser reads neither "am 3." nor "nächsten Dienstag".
     day_of_month=rf"(?:bis zum|am|zum)\s+(?P<day>\d{{1,2}})\.(?!\s*{MONTHS})(?!\d)",
     next_week=r"(?:(?:bis|in der|anfang)\s+)?(?:nächste|kommende)n? woche\b",
-    relative=r"(?:bis\s+)?(?P<core>übermorgen|morgen|nächsten monat)\b",
+    # "morgen früh", "morgen Abend": the time of day goes with the day.
+    relative=r"(?:bis\s+)?(?P<core>übermorgen|morgen|nächsten monat)\b(?:\s+(?:früh|vormittag|mittag|nachmittag|abend)\b)?",
     counted=rf"(?:in|innerhalb von)\s+(?P<n>\d+|{'|'.join(NUMBERS)})\s+(?P<unit>tagen|wochen|monaten)\b",
     numbers=NUMBERS,
     units={"t": "day", "w": "week", "m": "month"},

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # The held-out set's figures as the README publishes them, rounded down: a rule that wins on the main set
 # by losing on text it was not written for fails here instead of passing unseen.
-HOLDOUT_FLOOR = {"precision": 0.60, "recall": 0.50, "duplicates": 3, "dates": 0.90}
+HOLDOUT_FLOOR = {"precision": 0.55, "recall": 0.46, "duplicates": 3, "dates": 0.91}
 
 
 def _run(tmp_path: Path, which: str) -> subprocess.CompletedProcess[str]:

@@ -115,6 +115,11 @@ def alternation(words: list[str]) -> str:
     return "(?:" + "|".join(words) + ")"
 
 
+def whole_phrase(phrases: list[str]) -> str:
+    """One of the phrases, standing as whole words (a phrase may end on an elision: "pas besoin d'")."""
+    return rf"(?<!\w){alternation(phrases)}(?:(?<=')|(?!\w))"
+
+
 def enumerated(ordinals: list[str], not_a_step: list[str] | None = None) -> str:
     """An ordinal word and its comma opening a step of an enumeration ("First, ask ...; Second, order ..."):
     at a sentence's start, or after a full stop the sentence splitter kept ("on Church St. Third, ...").
@@ -307,7 +312,6 @@ def compile_rules(words: LanguageWords) -> LanguageRules:
             + rf"\b{alternation(words.negation_after)}\b"
             + (rf"(?!\s+{alternation(words.negation_kept)}\b)" if words.negation_kept else "")
         ) if words.negation_after else None,
-        call_off=rx(rf"(?<!\w){alternation(words.call_off)}(?:(?<=')|(?!\w))") if words.call_off else None,
-        reminder_request=rx(rf"(?<!\w){alternation(words.reminder_request)}(?:(?<=')|(?!\w))")
-        if words.reminder_request else None,
+        call_off=rx(whole_phrase(words.call_off)) if words.call_off else None,
+        reminder_request=rx(whole_phrase(words.reminder_request)) if words.reminder_request else None,
     )

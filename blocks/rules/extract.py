@@ -119,6 +119,11 @@ PART_SEPARATORS = {"next_step": ";", "recap": ";,"}
 IMPERATIVE_END = re.compile(r"\s*(?:[,:;]|\s[—–-]\s)")
 
 
+def is_question(sentence: str) -> bool:
+    """Whether the sentence asks (its "?" may stand before a closing quote or bracket)."""
+    return sentence.rstrip(" \"'”»)").endswith("?")
+
+
 def _parts(
     sentence: str, start: int, end: int, kind: Kind, step_join: re.Pattern[str] | None
 ) -> list[tuple[int, int]]:
@@ -138,7 +143,7 @@ def extract_from_sentence(
 ) -> list[Candidate]:
     """Every next step for the user in one sentence; a question gives none, unless the user asks to be
     reminded of it ("Can you remind me to call the bank tomorrow?")."""
-    if sentence.rstrip(" \"'”»)").endswith("?"):
+    if is_question(sentence):
         request = rules.reminder_request.search(sentence) if rules.reminder_request and speaker == "user" else None
         if request is None:
             return []
@@ -243,7 +248,7 @@ def dated_mentions(text: str, rules: LanguageRules, base: dt.date) -> Iterator[t
     """The parts of the user's sentences without a step of their own that give a date to come ("Mañana llamo al
     seguro y el lunes subo a hacer las fotos": two parts), each as its words without the date, and the date."""
     for sentence in split_sentences(text, rules.code):
-        if sentence.rstrip(" \"'”»)").endswith("?") or rules.triggers["user"].search(sentence):
+        if is_question(sentence) or rules.triggers["user"].search(sentence):
             continue
         for part in rules.part_break.split(sentence):
             found = find_date(part, rules, base)
@@ -263,7 +268,7 @@ def called_off(text: str, rules: LanguageRules) -> Iterator[set[str]]:
     banco", "Ich muss die Bank nicht mehr anrufen") or one of the language's phrases for it ("no need to call the
     bank anymore", "forget the bank"), the step named up to the clause's end."""
     for sentence in split_sentences(text, rules.code):
-        if sentence.rstrip(" \"'”»)").endswith("?"):
+        if is_question(sentence):
             continue
         ends = [match.end() for match in rules.triggers["user"].finditer(sentence)
                 if rules.negated(sentence, match, len(sentence))]
@@ -271,10 +276,9 @@ def called_off(text: str, rules: LanguageRules) -> Iterator[set[str]]:
             ends += [match.end() for match in rules.call_off.finditer(sentence)]
         for start in ends:
             action = sentence[start:]
-            for boundary in (rules.clause_end.search(action), IMPERATIVE_END.search(action)):
-                if boundary is not None and boundary.start() > 0:
-                    action = action[: boundary.start()]
-            words = set(normalize_description(action, rules.code).split())
+            cuts = [found.start() for found in (rules.clause_end.search(action), IMPERATIVE_END.search(action))
+                    if found is not None and found.start() > 0]
+            words = set(normalize_description(action[: min(cuts, default=len(action))], rules.code).split())
             if words:
                 yield words
 

@@ -151,6 +151,19 @@ def test_a_known_todo_reworded_is_not_saved_again(profile) -> None:  # type: ign
     assert [d for d, _, _ in _todos(profile)] == ["Relancer l'imprimeur"]
 
 
+def test_steps_said_in_the_negative_or_called_off_are_not_saved(profile) -> None:  # type: ignore[no-untyped-def]
+    conversation = [
+        ("user", "Mañana tengo que llamar al banco y el viernes tengo que renovar el seguro."),
+        ("assistant", "No tienes que enviar el formulario, el banco ya lo tiene."),
+        ("user", "Al final no voy a llamar al banco, ya llamó Marta."),
+    ]
+    execution = make_execution(profile.database.url.get_secret_value(), conversation=conversation, language_code="es")
+    outcome = extract_todos(execution)
+    assert outcome.status == "extracted"
+    assert [d for d, _, _ in _todos(profile)] == ["Renovar el seguro"]
+    assert "todos saved: 1" in _artifact(f"todos-execution-{execution}")
+
+
 @pytest.fixture
 def llm_profile(profile, chat_server: FakeChatServer, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The active profile with its LLM swapped for the OpenAI-compatible block on a loopback server."""

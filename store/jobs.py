@@ -121,11 +121,14 @@ def get_many(session: Session, job_ids: list[str]) -> dict[str, JobRecord]:
 def record_runs(session: Session, runs: dict[str, dict[str, Any]], at: dt.datetime) -> int:
     """Keep the state of the jobs' flow runs as read at `at` ({job id: RUN_FIELDS}); return the rows changed.
 
-    A final status is written once and kept; rows whose state did not change only get `synced_at`.
+    A final status is written once and kept; rows whose state did not change only get `synced_at`. The rows
+    are locked first, skipping those another transaction holds (that writer records them): two recorders of
+    overlapping jobs never wait on each other, so they cannot deadlock (PostgreSQL; SQLite writes one at a time).
     """
     if not runs:
         return 0
-    current = {r.id: r for r in session.scalars(select(JobRecord).where(JobRecord.id.in_(list(runs))))}
+    current = {r.id: r for r in session.scalars(select(JobRecord).where(JobRecord.id.in_(list(runs)))
+                                                .with_for_update(skip_locked=True))}
     changed = 0
     for job_id, fields in runs.items():
         record = current.get(job_id)
@@ -138,7 +141,7 @@ def record_runs(session: Session, runs: dict[str, dict[str, Any]], at: dt.dateti
             session.execute(update(JobRecord).where(JobRecord.id == job_id, JobRecord.final_status.is_(None))
                             .values(**values, synced_at=at))
             changed += 1
-    unchanged = [i for i in runs if i in current]
+    unchanged = list(current)
     for start in range(0, len(unchanged), IN_CHUNK):
         session.execute(update(JobRecord).where(JobRecord.id.in_(unchanged[start : start + IN_CHUNK]))
                         .values(synced_at=at))

@@ -6,7 +6,8 @@ import datetime as dt
 import threading
 from uuid import uuid4
 
-from sqlalchemy import func, select
+from conftest import clean_database
+from sqlalchemy import func, select, text
 
 from store import jobs as ledger
 from store.db import session_scope
@@ -107,3 +108,21 @@ def test_a_batched_job_is_run_by_its_batch_only_and_handed_back_when_the_batch_e
         assert (done.final_status, done.result) == ("completed", {"saved": 2})
         assert (dropped.final_status, dropped.dispatch_attempts) == ("failed", 3) and dropped.dispatch_error
         assert cancelled.final_status == "cancelled"
+
+
+def test_recording_runs_never_waits_on_a_row_another_writer_holds(database_urls: dict[str, str]) -> None:
+    # Two requests recording overlapping jobs in other orders deadlocked PostgreSQL (the Jobs API answered 500):
+    # a recorder now leaves a row another transaction holds to that writer, and waits on none.
+    postgres_url = database_urls["postgres"]
+    clean_database(postgres_url)
+    with session_scope(postgres_url) as session:
+        held, free = (ledger.accept(session, _job())[0].id for _ in range(2))
+    with session_scope(postgres_url) as holder:
+        holder.execute(select(JobRecord).where(JobRecord.id == held).with_for_update()).all()
+        with session_scope(postgres_url) as recorder:
+            recorder.execute(text("SET LOCAL lock_timeout = '2s'"))
+            changed = ledger.record_runs(recorder, {held: {"status": "completed"}, free: {"status": "failed"}}, NOW)
+    assert changed == 1
+    with session_scope(postgres_url) as session:
+        statuses = {r.id: r.final_status for r in session.scalars(select(JobRecord))}
+    assert statuses == {held: None, free: "failed"}
